@@ -1,0 +1,57 @@
+# io-bridge: every target sets up what it needs (virtualenv, Python deps, Kafka jars via Maven).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+KAFKA := $(PY) -m service.devkit.kafka_local
+KAFKA_PORT ?= 9092
+# The test broker gets its own home and port so it never collides with `make kafka-up`.
+TEST_KAFKA_PORT ?= 0
+PYTEST_ARGS ?=
+
+.PHONY: help venv lint typecheck arch test test-fast kafka-up kafka-down kafka-status emulator demo bench chaos clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=25.1"
+	$(PY) -m pip install -q -c constraints.txt -e ".[emulator]" --group dev
+	@touch $(STAMP)
+
+venv: $(STAMP) ## create .venv and install io-bridge with the emulator and dev tools
+
+lint: $(STAMP) ## ruff + mypy --strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+arch: $(STAMP) ## the architecture test (domain imports only the stdlib)
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_architecture.py
+
+test: lint arch ## lint, typecheck, architecture test, then the whole suite against a real Kafka broker
+	@if [ -n "$$KAFKA_BOOTSTRAP_SERVERS" ]; then \
+	  $(PY) -m pytest $(PYTEST_ARGS); \
+	else \
+	  $(KAFKA) run --port $(TEST_KAFKA_PORT) --home .kafka/test -- $(PY) -m pytest $(PYTEST_ARGS); \
+	fi
+
+kafka-up: $(STAMP) ## start the local broker on 127.0.0.1:$(KAFKA_PORT) (downloads jars once)
+	$(KAFKA) start --port $(KAFKA_PORT) --home .kafka/dev
+
+kafka-down: $(STAMP) ## stop the local broker
+	$(KAFKA) stop --home .kafka/dev
+
+kafka-status: $(STAMP) ## is the local broker running?
+	$(KAFKA) status --home .kafka/dev
+
+emulator: $(STAMP) ## serve the IO API emulator on 127.0.0.1:8080
+	$(VENV)/bin/io-bridge emulator --host 127.0.0.1 --port 8080
+
+clean: ## remove the virtualenv, broker state and caches
+	-$(KAFKA) stop --home .kafka/dev
+	rm -rf $(VENV) .kafka .pytest_cache .mypy_cache .ruff_cache .hypothesis

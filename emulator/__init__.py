@@ -1,0 +1,1 @@
+"""The IO API emulator: a computing stand-in for the Inventory Optimization API."""

@@ -1,0 +1,1 @@
+"""Wire models for every topic payload and IO API body; generated JSON Schema and AsyncAPI."""

@@ -1,0 +1,1 @@
+"""io-bridge: ERP sales events on Kafka in, IO API jobs, prediction and classification out."""

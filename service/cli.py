@@ -1,0 +1,65 @@
+"""The ``io-bridge`` command line: one sub-command per job, each importing its code lazily."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from service.bootstrap import run_service  # noqa: PLC0415 - keep `--help` fast
+
+    return run_service()
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from service.config import Settings  # noqa: PLC0415
+
+    for name, value in sorted(Settings().model_dump().items()):
+        print(f"IOB_{name.upper()}={value}")
+    return 0
+
+
+def _cmd_emulator(args: argparse.Namespace) -> int:
+    from emulator.cli import run  # noqa: PLC0415 - needs the `emulator` extra
+
+    return run(args)
+
+
+def _add_emulator(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("emulator", help="serve the IO API emulator over HTTP")
+    try:
+        from emulator.cli import add_arguments  # noqa: PLC0415
+    except ImportError:  # the extra is not installed: the command explains itself when run
+        return
+    add_arguments(parser)
+    parser.set_defaults(handler=_cmd_emulator)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="io-bridge",
+        description="Bridge ERP sales-updated events on Kafka to the Inventory Optimization API.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the service (configured by IOB_* variables)").set_defaults(
+        handler=_cmd_run
+    )
+    sub.add_parser(
+        "config", help="print the effective configuration (secrets masked)"
+    ).set_defaults(handler=_cmd_config)
+    _add_emulator(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Developer tooling: the local Kafka broker launcher, sample ERP data, the demo."""
