@@ -1,0 +1,82 @@
+"""Batching per (partition, tenant): dedupe, latest snapshot wins, flush triggers."""
+
+from __future__ import annotations
+
+from service.domain.batching import Batcher, BatchLimits
+from service.domain.model import ForecastSpec, Period, SalesEvent, StockItem, Txn
+
+LIMITS = BatchLimits(max_datasets=3, max_bytes=1_000, linger_seconds=5.0)
+
+
+def event(
+    tenant: str,
+    dataset: str,
+    offset: int,
+    *txns: Txn,
+    size: int = 10,
+    stock_item: StockItem | None = None,
+    forecast: ForecastSpec | None = None,
+) -> SalesEvent:
+    txns = txns or (Txn(f"t{offset}", "2025-01-01", 1.0),)
+    return SalesEvent(tenant, dataset, txns, offset, size, stock_item, forecast)
+
+
+def stock(inventory: float) -> StockItem:
+    return StockItem(inventory, 0.95, Period(2, "W"), "s1", Period(1, "W"))
+
+
+def test_the_same_transaction_twice_is_kept_once_with_the_later_values() -> None:
+    """Dedupe by (datasetId, transactionId): the last copy wins."""
+    batcher = Batcher(0, LIMITS)
+    batcher.add(event("a", "d1", 1, Txn("x", "2025-01-01", 1.0)), now=0)
+    batcher.add(
+        event("a", "d1", 2, Txn("x", "2025-01-01", 7.0), Txn("y", "2025-01-02", 2.0)), now=1
+    )
+    ds = batcher.batches["a"].datasets["d1"]
+    assert {t.id: t.quantity for t in ds.txns.values()} == {"x": 7.0, "y": 2.0}
+    assert ds.offsets == [1, 2]
+
+
+def test_the_latest_stock_snapshot_and_forecast_spec_win_and_absent_ones_do_not_erase() -> None:
+    """A later snapshot replaces an earlier one; an event without one keeps the earlier."""
+    batcher = Batcher(0, LIMITS)
+    batcher.add(event("a", "d1", 1, stock_item=stock(5), forecast=ForecastSpec("W", 4)), now=0)
+    batcher.add(event("a", "d1", 2, stock_item=stock(9)), now=0)
+    batcher.add(event("a", "d1", 3), now=0)
+    ds = batcher.batches["a"].datasets["d1"]
+    assert ds.stock_item == stock(9)
+    assert ds.forecast == ForecastSpec("W", 4)
+
+
+def test_tenants_batch_separately() -> None:
+    """Each tenant of a partition has its own batch."""
+    batcher = Batcher(0, LIMITS)
+    batcher.add(event("a", "d1", 1), now=0)
+    batcher.add(event("b", "d1", 2), now=0)
+    assert sorted(batcher.batches) == ["a", "b"]
+    assert batcher.pending_bytes == 20
+
+
+def test_a_batch_flushes_on_dataset_count_bytes_or_age() -> None:
+    """Each of the three limits triggers a flush, and nothing triggers before."""
+    batcher = Batcher(0, LIMITS)
+    for i, ds in enumerate(["d1", "d2"]):
+        batcher.add(event("a", ds, i), now=0)
+    assert batcher.due(now=1) == []
+    batcher.add(event("a", "d3", 3), now=1)
+    assert batcher.due(now=1) == [("a", "datasets")]
+    batcher.add(event("b", "d1", 4, size=2_000), now=1)
+    batcher.add(event("c", "d1", 5), now=1)
+    assert ("b", "bytes") in batcher.due(now=1)
+    assert ("c", "linger") in batcher.due(now=6.5)
+    assert batcher.full("a")
+    assert not batcher.full("c")
+
+
+def test_taking_a_batch_removes_it() -> None:
+    """take() hands the batch over and forgets it."""
+    batcher = Batcher(0, LIMITS)
+    batcher.add(event("a", "d1", 1), now=0)
+    batch = batcher.take("a")
+    assert batch.offsets == [1]
+    assert batcher.batches == {}
