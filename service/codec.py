@@ -1,0 +1,175 @@
+"""The edge between bytes on Kafka and domain values, both ways.
+
+Input: a sales-updated record as plain JSON, a structured CloudEvent
+(``application/cloudevents+json``) or a binary CloudEvent (``ce_*`` headers), validated into a
+:class:`~service.domain.model.SalesEvent` or a :class:`Rejection` that names why.
+Output: CloudEvents 1.0 in binary mode (``ce_*`` headers, JSON body = the payload) with
+deterministic ids, so a replayed publish is recognisable downstream.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ValidationError
+
+from schemas.events import OUTPUT_EVENT_TYPES, SalesUpdated
+from service.domain.model import ForecastSpec, Period, SalesEvent, StockItem, Txn
+
+CE_SOURCE = "io-bridge"
+Headers = tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRecord:
+    """One consumed record, independent of the Kafka client."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+    timestamp_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why an input record is invalid: a metric label and a human message."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRecord:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+    partition: int | None = None
+
+
+def decode_sales_updated(  # noqa: PLR0911 - one early return per way a record can be bad
+    record: InboundRecord, *, max_bytes: int, today: dt.date
+) -> SalesEvent | Rejection:
+    """Validate one input record; never raises for bad input."""
+    if record.value is None:
+        return Rejection("empty", "record has no value (tombstone)")
+    if len(record.value) > max_bytes:
+        return Rejection("too_large", f"{len(record.value)} bytes exceeds {max_bytes}")
+    try:
+        body = json.loads(record.value.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return Rejection("not_utf8", f"value is not UTF-8: {exc.reason} at byte {exc.start}")
+    except (json.JSONDecodeError, RecursionError) as exc:
+        return Rejection("malformed_json", f"value is not JSON: {exc}")
+    data = _unwrap(body, dict(record.headers))
+    if isinstance(data, Rejection):
+        return data
+    try:
+        event = SalesUpdated.model_validate(data, context={"today": today})
+    except ValidationError as exc:
+        return Rejection("schema", _summary(exc))
+    if record.key is not None and record.key != event.tenant_id.encode():
+        return Rejection("key_mismatch", "record key differs from tenantId (key by tenantId)")
+    return _to_domain(event, record.offset, len(record.value))
+
+
+def _unwrap(body: object, headers: dict[str, bytes]) -> object:
+    """The sales-updated data inside whichever envelope carried it."""
+    if "ce_specversion" in headers:
+        version = headers["ce_specversion"].decode("utf-8", "replace")
+        return body if version == "1.0" else _bad_version(version)
+    content_type = headers.get("content-type", b"").decode("utf-8", "replace")
+    structured = content_type.startswith("application/cloudevents+json")
+    if structured or (isinstance(body, dict) and "specversion" in body and "data" in body):
+        if not isinstance(body, dict):
+            return Rejection("schema", "structured CloudEvent must be a JSON object")
+        version = str(body.get("specversion"))
+        return body.get("data") if version == "1.0" else _bad_version(version)
+    return body
+
+
+def _bad_version(version: str) -> Rejection:
+    return Rejection("unsupported_envelope", f"CloudEvents specversion {version!r} is not 1.0")
+
+
+def _summary(exc: ValidationError, limit: int = 3) -> str:
+    errors = exc.errors(include_input=False, include_url=False)
+    parts = [
+        f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in errors[:limit]
+    ]
+    more = f" (+{len(errors) - limit} more)" if len(errors) > limit else ""
+    return "; ".join(parts) + more
+
+
+def _to_domain(event: SalesUpdated, offset: int, size: int) -> SalesEvent:
+    txns = tuple(
+        Txn(t.transaction_id, t.departure_date.isoformat(), t.quantity, t.unit_price, t.unit_cost)
+        for t in event.transactions
+    )
+    stock = None
+    if (s := event.stock_item) is not None:
+        stock = StockItem(
+            inventory=s.current_inventory_level,
+            service_level=s.wanted_service_level,
+            time_to_next_order=Period(s.time_to_next_order.value, s.time_to_next_order.granularity),
+            supplier_id=s.supplier.supplier_id,
+            lead_time=Period(s.supplier.lead_time.value, s.supplier.lead_time.granularity),
+        )
+    forecast = (
+        ForecastSpec(event.forecast.frequency, event.forecast.horizon) if event.forecast else None
+    )
+    return SalesEvent(
+        tenant=event.tenant_id,
+        dataset=event.dataset_id,
+        transactions=txns,
+        offset=offset,
+        size=size,
+        stock_item=stock,
+        forecast=forecast,
+        retrain=event.retrain,
+    )
+
+
+# ---------------------------------------------------------------- output
+def event_id(*parts: str) -> str:
+    """Deterministic CloudEvents id: the same inputs always give the same id."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def cloudevent(
+    topic: str, payload: BaseModel, *, tenant: str, subject: str, id_parts: tuple[str, ...]
+) -> OutboundRecord:
+    """A binary-mode CloudEvent keyed by tenant."""
+    ce_type = OUTPUT_EVENT_TYPES[type(payload)]
+    headers: Headers = (
+        ("ce_specversion", b"1.0"),
+        ("ce_id", event_id(ce_type, *id_parts).encode()),
+        ("ce_source", CE_SOURCE.encode()),
+        ("ce_type", ce_type.encode()),
+        ("ce_subject", subject.encode()),
+        ("ce_time", dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").encode()),
+        ("content-type", b"application/json"),
+    )
+    body = payload.model_dump_json(by_alias=True).encode()
+    return OutboundRecord(topic, tenant.encode(), body, headers)
+
+
+def dead_letter(
+    record: InboundRecord, rejection: Rejection, dlq_topic: str, now: dt.datetime
+) -> OutboundRecord:
+    """The original record plus headers naming the error and where it came from (KIP-298)."""
+    context: Headers = (
+        ("dlq.error.reason", rejection.reason.encode()),
+        ("dlq.error.message", rejection.message.encode("utf-8", "replace")[:2000]),
+        ("dlq.source.topic", record.topic.encode()),
+        ("dlq.source.partition", str(record.partition).encode()),
+        ("dlq.source.offset", str(record.offset).encode()),
+        ("dlq.timestamp", now.isoformat(timespec="milliseconds").encode()),
+    )
+    return OutboundRecord(dlq_topic, record.key, record.value, record.headers + context)

@@ -1,0 +1,149 @@
+"""Input envelopes and validation; output CloudEvents and DLQ records."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+import pytest
+
+from schemas.events import DatasetFailed, Source
+from service.codec import (
+    InboundRecord,
+    Rejection,
+    cloudevent,
+    dead_letter,
+    decode_sales_updated,
+    event_id,
+)
+from service.domain.model import SalesEvent
+
+TODAY = dt.date(2026, 1, 31)
+DATA = {
+    "tenantId": "t1",
+    "datasetId": "d1",
+    "transactions": [
+        {"transactionId": "x1", "departureDate": "2026-01-30", "quantity": 3, "unitPrice": 9.5}
+    ],
+    "stockItem": {
+        "currentInventoryLevel": 10,
+        "wantedServiceLevel": 0.95,
+        "replenishmentInterval": {"value": 2, "granularity": "W"},
+        "supplier": {"supplierId": "s1", "leadTime": {"value": 1, "granularity": "W"}},
+    },
+    "forecast": {"granularity": "W", "horizon": 8},
+    "someFutureField": True,
+}
+
+
+def decode(
+    value: bytes | None, headers: tuple[tuple[str, bytes], ...] = (), key: bytes | None = b"t1"
+) -> SalesEvent | Rejection:
+    record = InboundRecord("in", 0, 7, key, value, headers)
+    return decode_sales_updated(record, max_bytes=10_000, today=TODAY)
+
+
+def test_plain_json_with_alternative_spellings_decodes() -> None:
+    """replenishmentInterval and granularity are accepted; unknown fields are ignored."""
+    event = decode(json.dumps(DATA).encode())
+    assert isinstance(event, SalesEvent)
+    assert event.stock_item is not None
+    assert (event.tenant, event.dataset, event.offset) == ("t1", "d1", 7)
+    assert event.stock_item.time_to_next_order.value == 2
+    assert event.forecast is not None
+    assert (event.forecast.frequency, event.forecast.horizon) == ("W", 8)
+    assert event.transactions[0].unit_price == 9.5
+
+
+def test_structured_and_binary_cloudevents_decode_to_the_same_event() -> None:
+    """The three accepted envelopes carry the same data."""
+    plain = decode(json.dumps(DATA).encode())
+    structured = json.dumps(
+        {"specversion": "1.0", "id": "1", "source": "erp", "type": "x", "data": DATA}
+    )
+    s_event = decode(structured.encode(), (("content-type", b"application/cloudevents+json"),))
+    b_event = decode(json.dumps(DATA).encode(), (("ce_specversion", b"1.0"), ("ce_id", b"1")))
+    assert isinstance(s_event, SalesEvent)
+    assert plain == b_event
+    assert plain == dataclasses.replace(s_event, size=len(json.dumps(DATA)))
+
+
+@pytest.mark.parametrize(
+    ("value", "headers", "key", "reason"),
+    [
+        (b"{not json", (), b"t1", "malformed_json"),
+        (b"\xff\xfe\x00", (), b"t1", "not_utf8"),
+        (None, (), b"t1", "empty"),
+        (b"x" * 10_001, (), b"t1", "too_large"),
+        (json.dumps({**DATA, "tenantId": ""}).encode(), (), b"t1", "schema"),
+        (json.dumps({**DATA, "transactions": []}).encode(), (), b"t1", "schema"),
+        (json.dumps(DATA).encode(), (("ce_specversion", b"0.3"),), b"t1", "unsupported_envelope"),
+        (json.dumps(DATA).encode(), (), b"other-tenant", "key_mismatch"),
+    ],
+)
+def test_bad_records_are_rejected_with_a_reason(
+    value: bytes | None, headers: tuple[tuple[str, bytes], ...], key: bytes, reason: str
+) -> None:
+    """Each kind of bad record gets its own reason label."""
+    result = decode(value, headers, key)
+    assert isinstance(result, Rejection)
+    assert result.reason == reason
+
+
+@pytest.mark.parametrize(
+    "txn",
+    [
+        {"transactionId": "x", "departureDate": "2026-01-30", "quantity": -1},
+        {"transactionId": "x", "departureDate": "2026-01-30", "quantity": "NaN"},
+        {"transactionId": "x", "departureDate": "2026-02-31", "quantity": 1},
+        {"transactionId": "x", "departureDate": "2031-01-01", "quantity": 1},
+        {"transactionId": "x", "departureDate": 1767225600, "quantity": 1},
+        {"transactionId": "", "departureDate": "2026-01-30", "quantity": 1},
+        {"transactionId": "x", "departureDate": "2026-01-30", "quantity": 1e12},
+    ],
+)
+def test_poisonous_transactions_are_schema_errors_naming_the_field(txn: dict[str, object]) -> None:
+    """Negative, NaN, huge quantities and impossible or future dates never reach a batch."""
+    result = decode(json.dumps({**DATA, "transactions": [txn]}).encode())
+    assert isinstance(result, Rejection)
+    assert result.reason == "schema"
+    assert "transactions.0" in result.message
+
+
+def test_a_nan_literal_is_rejected() -> None:
+    """Python's json accepts NaN literals; the model does not."""
+    body = json.dumps(DATA).replace('"quantity": 3', '"quantity": NaN').encode()
+    assert isinstance(decode(body), Rejection)
+
+
+def test_outputs_are_binary_cloudevents_keyed_by_tenant_with_deterministic_ids() -> None:
+    """Same id parts, same ce_id; the body is the payload in camelCase."""
+    payload = DatasetFailed(
+        tenant_id="t1",
+        dataset_id="d1",
+        run_id="r",
+        stage="training",
+        reason="why",
+        source=Source(partition=0, offsets=[1], transactions=1),
+    )
+    one = cloudevent("out", payload, tenant="t1", subject="t1/d1", id_parts=("t1", "d1", "j"))
+    two = cloudevent("out", payload, tenant="t1", subject="t1/d1", id_parts=("t1", "d1", "j"))
+    headers = dict(one.headers)
+    assert one.key == b"t1"
+    assert headers["ce_specversion"] == b"1.0"
+    assert headers["ce_id"] == dict(two.headers)["ce_id"]
+    assert headers["ce_id"].decode() == event_id(headers["ce_type"].decode(), "t1", "d1", "j")
+    assert json.loads(one.value or b"")["datasetId"] == "d1"
+
+
+def test_a_dead_letter_keeps_the_original_and_names_the_error_and_source() -> None:
+    """DLQ records carry the original key, value and headers plus context headers."""
+    record = InboundRecord("in", 3, 42, b"k", b"v", (("h", b"1"),))
+    dlq = dead_letter(
+        record, Rejection("schema", "bad"), "in.dlq", dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    )
+    headers = dict(dlq.headers)
+    assert (dlq.topic, dlq.key, dlq.value, headers["h"]) == ("in.dlq", b"k", b"v", b"1")
+    assert headers["dlq.error.reason"] == b"schema"
+    assert (headers["dlq.source.partition"], headers["dlq.source.offset"]) == (b"3", b"42")
