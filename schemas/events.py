@@ -160,11 +160,19 @@ class ForecastStep(_Outbound):
     upper_quantity: float = Field(alias="upperQuantity")
 
 
+class Source(_Outbound):
+    """Input records behind an output: one partition of the input topic and its offsets."""
+
+    partition: int
+    offsets: list[int]
+    transactions: int = Field(description="distinct transactions uploaded for the dataset")
+
+
 class PredictionReady(_Outbound):
     """``io.prediction-ready.v1``: forecast and purchase suggestions for one dataset.
 
-    ``transactionIds`` lists the input transactions this run uploaded for the dataset, so a
-    consumer (and our own accounting) can tell which inputs this prediction covers.
+    ``source`` names the input records (partition and offsets of ``erp.sales-updated.v1``)
+    whose transactions this prediction covers, so every input can be accounted for.
     """
 
     tenant_id: str = Field(alias="tenantId")
@@ -176,10 +184,14 @@ class PredictionReady(_Outbound):
     trained: bool = Field(description="whether this run retrained the dataset's model")
     supplier_id: str | None = Field(default=None, alias="supplierId")
     safety_stock_suggestion: Suggestion | None = Field(default=None, alias="safetyStockSuggestion")
-    reorder_point_suggestion: Suggestion | None = Field(default=None, alias="reorderPointSuggestion")
-    replenishment_suggestion: Suggestion | None = Field(default=None, alias="replenishmentSuggestion")
+    reorder_point_suggestion: Suggestion | None = Field(
+        default=None, alias="reorderPointSuggestion"
+    )
+    replenishment_suggestion: Suggestion | None = Field(
+        default=None, alias="replenishmentSuggestion"
+    )
     forecast: list[ForecastStep]
-    transaction_ids: list[str] = Field(alias="transactionIds")
+    source: Source
 
 
 class ClassificationReady(_Outbound):
@@ -197,7 +209,7 @@ class ClassificationReady(_Outbound):
 
 
 Stage = Literal[
-    "local_validation", "upload", "validation", "training", "prediction", "results", "timeout"
+    "upload", "validation", "training", "prediction", "results", "classification", "timeout"
 ]
 
 
@@ -210,7 +222,7 @@ class DatasetFailed(_Outbound):
     stage: Stage
     reason: str
     job_id: str | None = Field(default=None, alias="jobId")
-    transaction_ids: list[str] = Field(alias="transactionIds")
+    source: Source
 
 
 OUTPUT_EVENT_TYPES: dict[type[BaseModel], str] = {

@@ -1,8 +1,160 @@
-"""Composition root: the one place that builds concrete adapters from Settings (style.md §3)."""
+"""Composition root: the one place that builds concrete adapters from Settings (style.md §3).
+
+Everything is opened inside one ``AsyncExitStack`` and closed in reverse order on the way out.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
+import time
+from contextlib import AsyncExitStack
+
+import structlog
+from prometheus_client import CollectorRegistry
+
+from service.adapters.http_probes import Probe, ProbeServer
+from service.adapters.io_api import HttpClient, IoApiClient
+from service.adapters.kafka_admin import ensure_topics
+from service.adapters.kafka_common import connection_config
+from service.adapters.kafka_in import KafkaInput
+from service.adapters.kafka_out import KafkaPublisher
+from service.adapters.state_changelog import StateChangelog
+from service.app import App, AppLimits, Health
+from service.config import Settings
+from service.domain.batching import BatchLimits
+from service.domain.policies import ClassificationPolicy, TrainingPolicy
+from service.domain.runs import JobKind, PollPolicy
+from service.logs import configure_logging
+from service.metrics import Metrics
+from service.outputs import Topics
+from service.partition import PartitionContext
+from service.runner import RunDriver, RunnerConfig
+
+log = structlog.get_logger(__name__)
+LOOP_STALL_SECONDS = 60.0
+
+
+def poll_policy(s: Settings) -> PollPolicy:
+    return PollPolicy(
+        first_seconds=s.poll_first_seconds,
+        max_seconds=s.poll_max_seconds,
+        timeouts={
+            JobKind.VALIDATION: s.job_timeout_validation_seconds,
+            JobKind.TRAINING: s.job_timeout_training_seconds,
+            JobKind.PREDICTION: s.job_timeout_prediction_seconds,
+            JobKind.CLASSIFICATION: s.job_timeout_classification_seconds,
+        },
+    )
+
+
+def partition_context(
+    s: Settings,
+    api: IoApiClient,
+    publisher: KafkaPublisher,
+    changelog: StateChangelog,
+    metrics: Metrics,
+) -> PartitionContext:
+    topics = Topics(s.topic_prediction_ready, s.topic_classification_ready, s.topic_dataset_failed)
+    config = RunnerConfig(poll_policy(s), topics, s.default_service_level, s.abc_driver)
+    return PartitionContext(
+        limits=BatchLimits(s.batch_max_datasets, s.batch_max_bytes, s.batch_linger_seconds),
+        training=TrainingPolicy(s.retrain_interval_seconds, s.default_frequency, s.default_horizon),
+        classification=ClassificationPolicy(s.classification_interval_seconds),
+        driver=RunDriver(api, publisher, config, metrics, time.time),
+        changelog=changelog,
+        publisher=publisher,
+        topics=topics,
+        metrics=metrics,
+        clock=time.time,
+    )
+
+
+async def serve(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    metrics: Metrics | None = None,
+    io_http: HttpClient | None = None,
+) -> None:
+    """Run io-bridge until ``stop`` is set. ``io_http`` lets tests reach an in-process API."""
+    metrics = metrics or Metrics(CollectorRegistry())
+    connection = connection_config(settings)
+    await ensure_topics(settings, connection)
+    async with AsyncExitStack() as stack:
+        api = await stack.enter_async_context(IoApiClient.from_settings(settings, io_http, metrics))
+        publisher = KafkaPublisher(connection)
+        await publisher.start()
+        stack.push_async_callback(publisher.stop)
+        changelog = StateChangelog(publisher, connection, settings.topic_state)
+        health = Health(time.monotonic)
+        probes = ProbeServer(metrics.registry, _liveness(health), _readiness(health))
+        port = await probes.start(settings.http_host, settings.http_port)
+        stack.push_async_callback(probes.stop)
+        consumer = KafkaInput(
+            connection,
+            topic=settings.topic_sales_updated,
+            group_id=settings.group_id,
+            max_poll_records=500,
+        )
+        limits = AppLimits(
+            settings.max_event_bytes,
+            settings.max_pending_bytes,
+            settings.max_runs_in_flight,
+            settings.topic_dlq,
+        )
+        ctx = partition_context(settings, api, publisher, changelog, metrics)
+        log.info(
+            "service_started",
+            group_id=settings.group_id,
+            topic=settings.topic_sales_updated,
+            io_base_url=settings.io_base_url,
+            http_port=port,
+        )
+        await App(consumer, publisher, changelog, ctx, limits, metrics, health).run(stop)
+    log.info("service_stopped")
+
+
+def _liveness(health: Health) -> Probe:
+    def check() -> tuple[bool, str]:
+        stale = health.stale_loops(LOOP_STALL_SECONDS)
+        return (not stale, f"stalled: {', '.join(stale)}" if stale else "ok")
+
+    return check
+
+
+def _readiness(health: Health) -> Probe:
+    def check() -> tuple[bool, str]:
+        if health.restoring:
+            return False, f"restoring partitions {sorted(health.restoring)}"
+        return (health.ready, "ok" if health.ready else "starting")
+
+    return check
+
 
 def run_service() -> int:
-    """Run io-bridge until SIGTERM/SIGINT; returns the process exit status."""
-    raise SystemExit("io-bridge run: the pipeline is not built yet (issue: the pipeline)")
+    """``io-bridge run``: serve until SIGTERM/SIGINT, then drain within the grace period."""
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return asyncio.run(_main(settings))
+
+
+async def _main(settings: Settings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    task = asyncio.create_task(serve(settings, stop))
+    await asyncio.wait(
+        [task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+    )
+    if not task.done():
+        try:
+            await asyncio.wait_for(task, settings.shutdown_grace_seconds)
+        except TimeoutError:
+            log.error("shutdown_timeout", grace_seconds=settings.shutdown_grace_seconds)
+            return 1
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()
+    return 0

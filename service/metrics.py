@@ -43,11 +43,15 @@ class Metrics:
             f"{PREFIX}_batches_flushed_total", "Batches flushed into runs", ["trigger"], registry=r
         )
         self.batch_datasets = Histogram(
-            f"{PREFIX}_batch_datasets", "Datasets per flushed batch", buckets=_COUNT_BUCKETS,
+            f"{PREFIX}_batch_datasets",
+            "Datasets per flushed batch",
+            buckets=_COUNT_BUCKETS,
             registry=r,
         )
         self.batch_bytes = Histogram(
-            f"{PREFIX}_batch_bytes", "Input bytes per flushed batch", buckets=_BYTES_BUCKETS,
+            f"{PREFIX}_batch_bytes",
+            "Input bytes per flushed batch",
+            buckets=_BYTES_BUCKETS,
             registry=r,
         )
         self.pending_batch_bytes = Gauge(
@@ -69,36 +73,48 @@ class Metrics:
             f"{PREFIX}_jobs_finished_total", "IO jobs ended", ["kind", "outcome"], registry=r
         )
         self.job_duration = Histogram(
-            f"{PREFIX}_job_duration_seconds", "IO job duration from start to end", ["kind"],
-            buckets=_JOB_BUCKETS, registry=r,
+            f"{PREFIX}_job_duration_seconds",
+            "IO job duration from start to end",
+            ["kind"],
+            buckets=_JOB_BUCKETS,
+            registry=r,
         )
         self.events_published = Counter(
             f"{PREFIX}_events_published_total", "Output events published", ["type"], registry=r
         )
         self.datasets_failed = Counter(
-            f"{PREFIX}_datasets_failed_total", "dataset-failed events by stage", ["stage"],
+            f"{PREFIX}_datasets_failed_total",
+            "dataset-failed events by stage",
+            ["stage"],
             registry=r,
         )
         self.last_progress = Gauge(
-            f"{PREFIX}_last_progress_timestamp_seconds", "Unix time of the last progress",
+            f"{PREFIX}_last_progress_timestamp_seconds",
+            "Unix time of the last progress",
             registry=r,
         )
 
     def _api(self, r: CollectorRegistry) -> None:
         self.api_requests = Counter(
-            f"{PREFIX}_io_api_requests_total", "IO API requests by outcome",
-            ["operation", "status_class"], registry=r,
+            f"{PREFIX}_io_api_requests_total",
+            "IO API requests by outcome",
+            ["operation", "status_class"],
+            registry=r,
         )
         self.api_latency = Histogram(
-            f"{PREFIX}_io_api_request_duration_seconds", "IO API request latency",
-            ["operation"], buckets=_LATENCY_BUCKETS, registry=r,
+            f"{PREFIX}_io_api_request_duration_seconds",
+            "IO API request latency",
+            ["operation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.api_retries = Counter(
             f"{PREFIX}_io_api_retries_total", "IO API retries", ["operation", "reason"], registry=r
         )
         self.rate_limit_wait = Counter(
             f"{PREFIX}_io_api_rate_limit_wait_seconds_total",
-            "Seconds callers waited for the client-side limiter or a Retry-After", registry=r,
+            "Seconds callers waited for the client-side limiter or a Retry-After",
+            registry=r,
         )
         self.token_refreshes = Counter(
             f"{PREFIX}_io_api_token_refreshes_total", "Token fetches", ["outcome"], registry=r
@@ -106,15 +122,19 @@ class Metrics:
 
     def _kafka(self, r: CollectorRegistry) -> None:
         self.consumer_lag = Gauge(
-            f"{PREFIX}_consumer_lag", "Records behind the end of each input partition",
-            ["partition"], registry=r,
+            f"{PREFIX}_consumer_lag",
+            "Records behind the end of each input partition",
+            ["partition"],
+            registry=r,
         )
         self.partitions_assigned = Gauge(
             f"{PREFIX}_partitions_assigned", "Input partitions owned by this instance", registry=r
         )
         self.restore_duration = Histogram(
-            f"{PREFIX}_state_restore_duration_seconds", "Changelog restore time per assignment",
-            buckets=_LATENCY_BUCKETS, registry=r,
+            f"{PREFIX}_state_restore_duration_seconds",
+            "Changelog restore time per assignment",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
 
     # ---------------------------------------------------------------- IoApiObserver

@@ -1,0 +1,104 @@
+"""The consumer side: input records, pause/resume, explicit offset commits, rebalances.
+
+Acknowledgement belongs here (style.md §5): the app says which offset of which partition is
+safe, this adapter commits it, and only for partitions it still owns (a commit for a revoked
+partition fails with CommitFailedError; kafka-pitfalls.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+
+from service.codec import InboundRecord
+
+log = structlog.get_logger(__name__)
+PartitionsCallback = Callable[[list[int]], Awaitable[None]]
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc] # aiokafka is untyped
+    def __init__(self, topic: str, assigned: PartitionsCallback, revoked: PartitionsCallback):
+        self._topic, self._assigned, self._revoked = topic, assigned, revoked
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self._revoked(sorted(tp.partition for tp in revoked if tp.topic == self._topic))
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        await self._assigned(sorted(tp.partition for tp in assigned if tp.topic == self._topic))
+
+
+class KafkaInput:
+    """A group member on the input topic with manual commits."""
+
+    def __init__(
+        self, connection: dict[str, Any], *, topic: str, group_id: str, max_poll_records: int
+    ) -> None:
+        self.topic = topic
+        self.group_id = group_id
+        self._consumer = AIOKafkaConsumer(
+            **connection,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=max_poll_records,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+
+    async def start(self, assigned: PartitionsCallback, revoked: PartitionsCallback) -> None:
+        self._consumer.subscribe([self.topic], listener=_Listener(self.topic, assigned, revoked))
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+    async def fetch(self, timeout_s: float) -> list[InboundRecord]:
+        """The next records from owned, unpaused partitions (empty after the timeout)."""
+        batches = await self._consumer.getmany(timeout_ms=int(timeout_s * 1000))
+        return [
+            InboundRecord(
+                tp.topic,
+                tp.partition,
+                r.offset,
+                r.key,
+                r.value,
+                tuple(r.headers or ()),
+                r.timestamp,
+            )
+            for tp, records in batches.items()
+            for r in records
+        ]
+
+    def pause(self, partitions: Iterable[int]) -> None:
+        self._consumer.pause(*(TopicPartition(self.topic, p) for p in partitions))
+
+    def resume(self, partitions: Iterable[int]) -> None:
+        self._consumer.resume(*(TopicPartition(self.topic, p) for p in partitions))
+
+    def owned(self) -> set[int]:
+        return {tp.partition for tp in self._consumer.assignment() if tp.topic == self.topic}
+
+    async def commit(self, offsets: dict[int, int]) -> bool:
+        """Commit ``{partition: next offset}`` for partitions still owned; False if it failed."""
+        owned = self.owned()
+        mine = {TopicPartition(self.topic, p): o for p, o in offsets.items() if p in owned}
+        if not mine:
+            return True
+        try:
+            await self._consumer.commit(mine)
+        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
+            # A rebalance is under way: the new owner resumes from the last committed offset.
+            log.warning("commit_failed", error=type(exc).__name__, partitions=sorted(offsets))
+            return False
+        return True
+
+    async def committed(self, partition: int) -> int | None:
+        return await self._consumer.committed(TopicPartition(self.topic, partition))  # type: ignore[no-any-return]
+
+    def highwater(self, partition: int) -> int | None:
+        """The partition's end offset as of the last fetch (None before one)."""
+        return self._consumer.highwater(TopicPartition(self.topic, partition))  # type: ignore[no-any-return]

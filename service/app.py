@@ -1,0 +1,239 @@
+"""The running service: consume, flush and commit loops under one TaskGroup, plus rebalances.
+
+Never blocks the consume loop on the IO API (kafka-pitfalls.md: a consumer that does not
+call getmany within max.poll.interval.ms leaves the group): runs are separate tasks. Memory is
+bounded: past the pending-bytes or runs-in-flight limit, partitions are paused, not buffered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+
+from service.adapters.kafka_in import KafkaInput
+from service.adapters.state_changelog import StateChangelog
+from service.codec import (
+    InboundRecord,
+    OutboundRecord,
+    Rejection,
+    dead_letter,
+    decode_sales_updated,
+)
+from service.metrics import Metrics
+from service.partition import PartitionContext, PartitionWorker
+from service.ports import Publisher
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AppLimits:
+    max_event_bytes: int
+    max_pending_bytes: int
+    max_runs_in_flight: int
+    dlq_topic: str
+    commit_interval_seconds: float = 1.0
+    flush_interval_seconds: float = 0.1
+
+
+class Health:
+    """What the probes read: loop heartbeats and readiness."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self.beats: dict[str, float] = {}
+        self.ready = False
+        self.restoring: set[int] = set()
+
+    def beat(self, loop: str) -> None:
+        self.beats[loop] = self._clock()
+
+    def stale_loops(self, max_age: float) -> list[str]:
+        now = self._clock()
+        return sorted(name for name, at in self.beats.items() if now - at > max_age)
+
+
+class App:
+    def __init__(
+        self,
+        consumer: KafkaInput,
+        publisher: Publisher,
+        changelog: StateChangelog,
+        ctx: PartitionContext,
+        limits: AppLimits,
+        metrics: Metrics,
+        health: Health,
+    ) -> None:
+        self._input = consumer
+        self._publisher = publisher
+        self._changelog = changelog
+        self._ctx = ctx
+        self._limits = limits
+        self._metrics = metrics
+        self._health = health
+        self.workers: dict[int, PartitionWorker] = {}
+        self._paused = False
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set; then commit what is handed off and leave the group."""
+        await self._input.start(self._on_assigned, self._on_revoked)
+        self._health.ready = True
+        try:
+            async with asyncio.TaskGroup() as group:
+                loops = [
+                    group.create_task(loop(stop))
+                    for loop in (self._consume, self._flush, self._commit)
+                ]
+                await stop.wait()
+                for task in loops:
+                    task.cancel()
+        finally:
+            self._health.ready = False
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        for worker in list(self.workers.values()):
+            await worker.stop()
+        await self._commit_once()
+        await self._input.stop()  # leaves the group: partitions move at once
+
+    # ------------------------------------------------------------ loops
+    async def _consume(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._health.beat("consume")
+            records = await self._input.fetch(timeout_s=0.5)
+            if records:
+                await self._accept(records)
+            self._backpressure()
+
+    async def _accept(self, records: list[InboundRecord]) -> None:
+        today = dt.datetime.now(dt.UTC).date()
+        dead: list[tuple[PartitionWorker, OutboundRecord, int]] = []
+        for record in records:
+            worker = self.workers.get(record.partition)
+            if worker is None:  # revoked while the fetch was in flight
+                continue
+            worker.tracker.consumed(record.offset)
+            if worker.skipped(record.offset):
+                continue
+            decoded = decode_sales_updated(
+                record, max_bytes=self._limits.max_event_bytes, today=today
+            )
+            if isinstance(decoded, Rejection):
+                self._metrics.events_invalid.labels(decoded.reason).inc()
+                now = dt.datetime.now(dt.UTC)
+                dead.append(
+                    (
+                        worker,
+                        dead_letter(record, decoded, self._limits.dlq_topic, now),
+                        record.offset,
+                    )
+                )
+            else:
+                worker.add(decoded)
+        self._metrics.events_consumed.inc(len(records))
+        if dead:
+            # The DLQ record is acknowledged before its offset can be committed (KIP-298 order).
+            await self._publisher.send([d[1] for d in dead])
+            self._metrics.dlq_records.inc(len(dead))
+            for worker, _, offset in dead:
+                worker.tracker.done([offset])
+        self._metrics.progressed()
+
+    async def _flush(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._health.beat("flush")
+            budget = self._limits.max_runs_in_flight - self._in_flight()
+            for worker in list(self.workers.values()):
+                if budget <= 0:
+                    break
+                budget -= worker.flush_due(budget)
+            self._metrics.pending_batch_bytes.set(self._pending_bytes())
+            await asyncio.sleep(self._limits.flush_interval_seconds)
+
+    async def _commit(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._health.beat("commit")
+            await asyncio.sleep(self._limits.commit_interval_seconds)
+            await self._commit_once()
+            self._observe_lag()
+
+    async def _commit_once(self) -> None:
+        offsets = {
+            p: o for p, w in self.workers.items() if (o := w.tracker.committable()) is not None
+        }
+        if not offsets or not await self._input.commit(offsets):
+            return
+        tombstones = [
+            t
+            for p, o in offsets.items()
+            if p in self.workers
+            for t in self.workers[p].compactable(o)
+        ]
+        if tombstones:
+            await self._changelog.write(tombstones)
+
+    # ------------------------------------------------------------ back-pressure, lag
+    def _in_flight(self) -> int:
+        return sum(len(w.active) for w in self.workers.values())
+
+    def _pending_bytes(self) -> int:
+        return sum(w.batcher.pending_bytes for w in self.workers.values())
+
+    def _backpressure(self) -> None:
+        full = self._pending_bytes() >= self._limits.max_pending_bytes
+        blocked = {p for p, w in self.workers.items() if full or w.blocked()}
+        self._input.pause(blocked)
+        self._input.resume(set(self.workers) - blocked)
+
+    def _observe_lag(self) -> None:
+        for partition, worker in self.workers.items():
+            high = self._input.highwater(partition)
+            if high is not None and worker.tracker.position >= 0:
+                self._metrics.consumer_lag.labels(str(partition)).set(
+                    max(0, high - worker.tracker.position)
+                )
+
+    # ------------------------------------------------------------ rebalances
+    async def _on_assigned(self, partitions: list[int]) -> None:
+        """Restore each new partition from the changelog before any of its input is read."""
+        for partition in partitions:
+            if partition in self.workers:
+                continue
+            self._health.restoring.add(partition)
+            snapshot = await self._changelog.restore(partition)
+            worker = PartitionWorker(partition, self._ctx)
+            worker.restore(snapshot)
+            self.workers[partition] = worker
+            self._health.restoring.discard(partition)
+            self._metrics.restore_duration.observe(snapshot.seconds)
+            log.info(
+                "partition_assigned",
+                partition=partition,
+                records=snapshot.records,
+                runs=len(snapshot.runs),
+                datasets=len(snapshot.datasets),
+                seconds=round(snapshot.seconds, 3),
+            )
+        self._metrics.partitions_assigned.set(len(self.workers))
+
+    async def _on_revoked(self, partitions: list[int]) -> None:
+        """Stop the partitions' work and commit what is handed off while we still own them."""
+        leaving = [p for p in partitions if p in self.workers]
+        for partition in leaving:
+            await self.workers[partition].stop()
+        offsets = {
+            p: o for p in leaving if (o := self.workers[p].tracker.committable()) is not None
+        }
+        await self._input.commit(offsets)
+        for partition in leaving:
+            del self.workers[partition]
+            with contextlib.suppress(KeyError):
+                self._metrics.consumer_lag.remove(str(partition))
+        self._metrics.partitions_assigned.set(len(self.workers))
+        log.info("partitions_revoked", partitions=leaving)

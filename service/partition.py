@@ -1,0 +1,288 @@
+"""Everything io-bridge does for one owned input partition.
+
+Holds the partition's open batches, offset tracker, dataset registry, runs (one at a time per
+tenant, so a tenant's runs complete in order) and finished runs that the committed offset has
+not passed yet. Created on assignment from the changelog snapshot; stopped on revocation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import structlog
+
+from service.adapters.state_changelog import (
+    PartitionSnapshot,
+    StateChangelog,
+    dataset_key,
+    run_key,
+    tenant_key,
+)
+from service.codec import OutboundRecord, event_id
+from service.domain.batching import Batch, Batcher, BatchLimits, DatasetBatch
+from service.domain.model import SalesEvent
+from service.domain.offsets import OffsetTracker
+from service.domain.policies import ClassificationPolicy, TrainingPolicy
+from service.domain.registry import DatasetRecord, Registry, TenantRecord
+from service.domain.runs import Plan, Run, RunKind, RunState, Step
+from service.metrics import Metrics
+from service.outputs import Topics, dataset_failed
+from service.ports import Publisher
+from service.runner import RunDriver
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionContext:
+    """Collaborators and policies shared by all partitions."""
+
+    limits: BatchLimits
+    training: TrainingPolicy
+    classification: ClassificationPolicy
+    driver: RunDriver
+    changelog: StateChangelog
+    publisher: Publisher
+    topics: Topics
+    metrics: Metrics
+    clock: Callable[[], float]
+
+
+class PartitionWorker:
+    def __init__(self, partition: int, ctx: PartitionContext) -> None:
+        self.partition = partition
+        self.ctx = ctx
+        self.batcher = Batcher(partition, ctx.limits)
+        self.tracker = OffsetTracker()
+        self.registry = Registry()
+        self.active: dict[str, asyncio.Task[None]] = {}
+        self.wakes: dict[str, asyncio.Event] = {}
+        self.finished: dict[str, Run] = {}
+        self.skip: set[int] = set()
+
+    # ------------------------------------------------------------ life cycle
+    def restore(self, snapshot: PartitionSnapshot) -> None:
+        """Rebuild from the changelog, then resume every unfinished run."""
+        for record in snapshot.datasets:
+            self.registry.put(record)
+        for tenant in snapshot.tenants:
+            self.registry.put_tenant(tenant)
+        for run in sorted(snapshot.runs, key=lambda r: r.created_at):
+            self.skip.update(run.offsets)  # handed off: a re-consumed copy must not run again
+            if run.finished:
+                self.finished[run.run_id] = run
+            elif run.tenant in self.active:  # cannot happen (one run per tenant); keep both
+                log.warning("restore_second_run", tenant=run.tenant, run_id=run.run_id)
+            else:
+                self._spawn(run, None)
+
+    async def stop(self) -> None:
+        """Cancel every run task (their progress is in the changelog) and wait for them."""
+        tasks = list(self.active.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.active.clear()
+
+    # ------------------------------------------------------------ input
+    def skipped(self, offset: int) -> bool:
+        """True (and done) when a handed-off record comes round again after a restart."""
+        if offset in self.skip:
+            self.skip.discard(offset)
+            self.tracker.done([offset])
+            return True
+        return False
+
+    def add(self, event: SalesEvent) -> None:
+        self.batcher.add(event, self.ctx.clock())
+
+    def blocked(self) -> bool:
+        """A tenant's full batch waits for its running run: stop reading this partition."""
+        return any(self.batcher.full(t) for t in self.active)
+
+    def flush_due(self, budget: int) -> int:
+        """Turn due batches of idle tenants into runs (at most ``budget``); return how many."""
+        started = 0
+        for tenant, trigger in self.batcher.due(self.ctx.clock()):
+            if started >= budget:
+                break
+            if tenant in self.active:
+                continue
+            self._flush(self.batcher.take(tenant), trigger)
+            started += 1
+        return started
+
+    def _flush(self, batch: Batch, trigger: str) -> None:
+        now = self.ctx.clock()
+        plans = tuple(
+            self._plan(batch.tenant, name, ds, now) for name, ds in batch.datasets.items()
+        )
+        first = min(batch.offsets)
+        run_id = event_id("run", batch.tenant, str(self.partition), str(first))[:20]
+        run = Run(
+            run_id,
+            batch.tenant,
+            self.partition,
+            RunKind.PREDICTION,
+            RunState.UPLOADING,
+            plans,
+            frozenset(p.dataset for p in plans),
+            now,
+            now,
+        )
+        metrics = self.ctx.metrics
+        metrics.batches_flushed.labels(trigger).inc()
+        metrics.batch_datasets.observe(len(plans))
+        metrics.batch_bytes.observe(batch.size)
+        self._spawn(run, batch.datasets)
+
+    def _plan(self, tenant: str, name: str, ds: DatasetBatch, now: float) -> Plan:
+        record = self.registry.dataset(tenant, name)
+        decision = self.ctx.training.decide(record, ds, now)
+        stock = ds.stock_item or (record.stock_item if record else None)
+        return Plan(
+            name,
+            decision.frequency,
+            decision.horizon,
+            decision.train,
+            stock,
+            tuple(ds.offsets),
+            len(ds.txns),
+            ds.has_price or bool(record and record.has_price),
+        )
+
+    # ------------------------------------------------------------ runs
+    def _spawn(self, run: Run, data: dict[str, DatasetBatch] | None) -> None:
+        wake = self.wakes.setdefault(run.run_id, asyncio.Event())
+        self.ctx.metrics.runs.labels(run.state.value).inc()
+        self.ctx.metrics.runs_in_flight.inc()
+        self.active[run.tenant] = asyncio.create_task(self._drive(run, data, wake))
+
+    async def _drive(
+        self, run: Run, data: dict[str, DatasetBatch] | None, wake: asyncio.Event
+    ) -> None:
+        final = run
+        try:
+            final = await self.ctx.driver.drive(run, data, self._record, wake)
+        finally:
+            self.ctx.metrics.runs_in_flight.dec()
+            self.wakes.pop(run.run_id, None)
+        self.finished[final.run_id] = final
+        del self.active[final.tenant]
+        if final.kind is RunKind.PREDICTION:
+            await self._maybe_classify(final.tenant)
+
+    async def _maybe_classify(self, tenant: str) -> None:
+        now = self.ctx.clock()
+        datasets = self.registry.priced_datasets(tenant)
+        if not datasets or not self.ctx.classification.due(
+            self.registry.tenant(tenant).classified_at, now
+        ):
+            return
+        run_id = event_id("classification", tenant, str(self.partition), repr(now))[:20]
+        plans = tuple(Plan(d) for d in datasets)
+        run = Run(
+            run_id,
+            tenant,
+            self.partition,
+            RunKind.CLASSIFICATION,
+            RunState.CLASSIFYING,
+            plans,
+            frozenset(datasets),
+            now,
+            now,
+        )
+        await self.ctx.changelog.write(
+            [self.ctx.changelog.record(self.partition, run_key(run), run)]
+        )
+        self._spawn(run, None)
+
+    async def _record(self, before: Run, step: Step) -> Run:
+        """Publish the step's failures, then persist the run and registry changes, in order."""
+        run = step.run
+        if step.failures:
+            await self.ctx.publisher.send(
+                [dataset_failed(self.ctx.topics, run, f) for f in step.failures]
+            )
+            for f in step.failures:
+                self.ctx.metrics.datasets_failed.labels(f.stage).inc()
+        if run.handed_off:
+            await self.ctx.changelog.write(self._changes(before, run))
+        if run.handed_off and not before.handed_off:
+            self.tracker.done(run.offsets)
+        self._observe(before, run, step)
+        return run
+
+    def _changes(self, before: Run, run: Run) -> list[OutboundRecord]:
+        """The run's record plus the registry records its transition changes (applied here)."""
+        now = self.ctx.clock()
+        changed: list[DatasetRecord | TenantRecord] = []
+        if run.kind is RunKind.PREDICTION and not before.handed_off:
+            changed += [self._noted(run.tenant, p) for p in run.plans if p.dataset in run.active]
+        for plan in run.plans:
+            if plan.dataset in run.trained - before.trained:
+                record = self.registry.dataset(run.tenant, plan.dataset) or self._noted(
+                    run.tenant, plan
+                )
+                changed.append(record.trained(plan.frequency, plan.horizon, now))
+        if run.kind is RunKind.CLASSIFICATION and run.finished:
+            changed.append(TenantRecord(run.tenant, classified_at=run.created_at))
+        log_ = self.ctx.changelog
+        records = [log_.record(self.partition, run_key(run), run)]
+        for item in changed:
+            if isinstance(item, DatasetRecord):
+                self.registry.put(item)
+                records.append(log_.record(self.partition, dataset_key(item), item))
+            else:
+                self.registry.put_tenant(item)
+                records.append(log_.record(self.partition, tenant_key(item), item))
+        return records
+
+    def _noted(self, tenant: str, plan: Plan) -> DatasetRecord:
+        record = self.registry.dataset(tenant, plan.dataset) or DatasetRecord(tenant, plan.dataset)
+        return replace(
+            record,
+            has_price=record.has_price or plan.has_price,
+            stock_item=plan.stock_item or record.stock_item,
+        )
+
+    def _observe(self, before: Run, run: Run, step: Step) -> None:
+        metrics = self.ctx.metrics
+        metrics.progressed()
+        if before.state is run.state:
+            return
+        metrics.runs.labels(before.state.value).dec()
+        metrics.run_transitions.labels(run.state.value).inc()
+        if not run.finished:
+            metrics.runs.labels(run.state.value).inc()
+        log.info(
+            "run_transition",
+            tenant=run.tenant,
+            run_id=run.run_id,
+            partition=self.partition,
+            kind=run.kind.value,
+            state=run.state.value,
+            previous=before.state.value,
+            job_id=run.job.job_id if run.job else run.result_job_id,
+            datasets=len(run.active),
+            failed=len(step.failures),
+        )
+
+    # ------------------------------------------------------------ commits
+    def compactable(self, committed: int) -> list[OutboundRecord]:
+        """Tombstones for finished runs wholly below the committed offset (forgotten here)."""
+        done = [r for r in self.finished.values() if max(r.offsets, default=-1) < committed]
+        for run in done:
+            del self.finished[run.run_id]
+        return [self.ctx.changelog.record(self.partition, run_key(r), None) for r in done]
+
+    def wake(self, run_id: str) -> bool:
+        event = self.wakes.get(run_id)
+        if event is not None:
+            event.set()
+        return event is not None
