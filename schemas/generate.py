@@ -87,7 +87,7 @@ def asyncapi() -> dict[str, Any]:
             "headers": _ce_headers(ce_type),
             "payload": model.model_json_schema(
                 by_alias=True,
-                mode="validation" if direction == "receive" else "serialization",
+                mode=mode,
                 ref_template="#/components/schemas/{model}",
             ),
             "bindings": {"kafka": {"key": {"type": "string", "description": "tenantId"}}},
