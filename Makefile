@@ -12,7 +12,7 @@ KAFKA_PORT ?= 9092
 TEST_KAFKA_PORT ?= 0
 PYTEST_ARGS ?=
 
-.PHONY: help venv lint typecheck arch test test-fast kafka-up kafka-down kafka-status emulator demo bench chaos clean
+.PHONY: help venv tools lint typecheck arch test test-fast kafka-up kafka-down kafka-status emulator demo bench chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -25,6 +25,20 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP) ## create .venv and install io-bridge with the emulator and dev tools
 
+# Tools the deploy checks use that PyPI does not carry: promtool (Debian's prometheus package)
+# and kustomize (kubectl's built-in one, or the Go module when kubectl is missing).
+TOOLS_STAMP := $(VENV)/.tools
+$(TOOLS_STAMP): $(STAMP)
+	@command -v promtool >/dev/null || { \
+	  echo "installing promtool (Debian package prometheus)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@command -v kubectl >/dev/null || command -v kustomize >/dev/null || test -x $(VENV)/bin/kustomize || { \
+	  echo "installing kustomize into $(VENV)/bin"; \
+	  GOBIN=$(CURDIR)/$(VENV)/bin go install sigs.k8s.io/kustomize/kustomize/v5@v5.7.1; }
+	@touch $(TOOLS_STAMP)
+
+tools: $(TOOLS_STAMP) ## promtool and kustomize for the deploy checks
+
 lint: $(STAMP) ## ruff + mypy --strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -33,7 +47,7 @@ lint: $(STAMP) ## ruff + mypy --strict
 arch: $(STAMP) ## the architecture test (domain imports only the stdlib)
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_architecture.py
 
-test: lint arch ## lint, typecheck, architecture test, then the whole suite against a real Kafka broker
+test: lint arch tools ## lint, typecheck, architecture test, then the whole suite against a real Kafka broker
 	@if [ -n "$$KAFKA_BOOTSTRAP_SERVERS" ]; then \
 	  $(PY) -m pytest $(PYTEST_ARGS); \
 	else \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import structlog
@@ -29,7 +30,7 @@ async def ensure_topics(settings: Settings, connection: dict[str, Any]) -> int:
         missing = [t for t in wanted if t.name not in counts]
         if missing and settings.create_topics:
             await _create(admin, missing)
-            counts = await _partition_counts(admin)
+            counts = await _visible(admin, {t.name for t in wanted})
     finally:
         await admin.close()
     _check(settings, counts, inputs)
@@ -62,6 +63,18 @@ async def _create(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> None:
             pass
 
 
+async def _visible(
+    admin: AIOKafkaAdminClient, names: set[str], timeout_s: float = 30.0
+) -> dict[str, int]:
+    """Partition counts once every named topic shows in metadata (creation is asynchronous)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        counts = await _partition_counts(admin)
+        if names <= counts.keys() or asyncio.get_running_loop().time() > deadline:
+            return counts
+        await asyncio.sleep(0.2)
+
+
 async def _partition_counts(admin: AIOKafkaAdminClient) -> dict[str, int]:
     names = await admin.list_topics()
     described = await admin.describe_topics(list(names)) if names else []
@@ -71,7 +84,10 @@ async def _partition_counts(admin: AIOKafkaAdminClient) -> dict[str, int]:
 def _check(settings: Settings, counts: dict[str, int], inputs: int) -> None:
     for name in (settings.topic_sales_updated, settings.topic_state):
         if name not in counts:
-            raise ConfigurationError(f"topic {name} does not exist and IOB_CREATE_TOPICS is off")
+            why = "was not visible after creation" if settings.create_topics else "does not exist"
+            raise ConfigurationError(
+                f"topic {name} {why} (IOB_CREATE_TOPICS={settings.create_topics})"
+            )
     if counts[settings.topic_state] < inputs:
         raise ConfigurationError(
             f"state topic {settings.topic_state} has {counts[settings.topic_state]} partitions, "
