@@ -41,6 +41,21 @@ class AppLimits:
     flush_interval_seconds: float = 0.1
 
 
+class Fatal:
+    """Where a run task reports an unexpected error (a bug): the service then stops, so the
+    platform restarts it. Nothing is lost: the run's input is uncommitted, or its progress is in
+    the changelog."""
+
+    def __init__(self) -> None:
+        self.error: BaseException | None = None
+        self.raised = asyncio.Event()
+
+    def __call__(self, exc: BaseException) -> None:
+        log.error("run_crashed", error=repr(exc), exc_info=exc)
+        self.error = self.error or exc
+        self.raised.set()
+
+
 class Health:
     """What the probes read: loop heartbeats and readiness."""
 
@@ -58,6 +73,11 @@ class Health:
         return sorted(name for name, at in self.beats.items() if now - at > max_age)
 
 
+async def _relay(source: asyncio.Event, target: asyncio.Event) -> None:
+    await source.wait()
+    target.set()
+
+
 class App:
     def __init__(
         self,
@@ -68,7 +88,9 @@ class App:
         limits: AppLimits,
         metrics: Metrics,
         health: Health,
+        fatal: Fatal,
     ) -> None:
+        self._fatal = fatal
         self._input = consumer
         self._publisher = publisher
         self._changelog = changelog
@@ -77,7 +99,7 @@ class App:
         self._metrics = metrics
         self._health = health
         self.workers: dict[int, PartitionWorker] = {}
-        self._paused = False
+        self._stop = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set; then commit what is handed off and leave the group."""
@@ -236,4 +258,5 @@ class App:
             with contextlib.suppress(KeyError):
                 self._metrics.consumer_lag.remove(str(partition))
         self._metrics.partitions_assigned.set(len(self.workers))
-        log.info("partitions_revoked", partitions=leaving)
+        if leaving:
+            log.info("partitions_revoked", partitions=leaving)

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import signal
 import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 
 import structlog
@@ -21,7 +22,7 @@ from service.adapters.kafka_common import connection_config
 from service.adapters.kafka_in import KafkaInput
 from service.adapters.kafka_out import KafkaPublisher
 from service.adapters.state_changelog import StateChangelog
-from service.app import App, AppLimits, Health
+from service.app import App, AppLimits, Fatal, Health
 from service.config import Settings
 from service.domain.batching import BatchLimits
 from service.domain.policies import ClassificationPolicy, TrainingPolicy
@@ -55,6 +56,7 @@ def partition_context(
     publisher: KafkaPublisher,
     changelog: StateChangelog,
     metrics: Metrics,
+    crashed: Callable[[BaseException], None],
 ) -> PartitionContext:
     topics = Topics(s.topic_prediction_ready, s.topic_classification_ready, s.topic_dataset_failed)
     config = RunnerConfig(poll_policy(s), topics, s.default_service_level, s.abc_driver)
@@ -68,6 +70,7 @@ def partition_context(
         topics=topics,
         metrics=metrics,
         clock=time.time,
+        crashed=crashed,
     )
 
 
@@ -104,7 +107,9 @@ async def serve(
             settings.max_runs_in_flight,
             settings.topic_dlq,
         )
-        ctx = partition_context(settings, api, publisher, changelog, metrics)
+        fatal = Fatal()
+        ctx = partition_context(settings, api, publisher, changelog, metrics, fatal)
+        app = App(consumer, publisher, changelog, ctx, limits, metrics, health, fatal)
         log.info(
             "service_started",
             group_id=settings.group_id,
@@ -112,7 +117,7 @@ async def serve(
             io_base_url=settings.io_base_url,
             http_port=port,
         )
-        await App(consumer, publisher, changelog, ctx, limits, metrics, health).run(stop)
+        await app.run(stop)
     log.info("service_stopped")
 
 

@@ -39,6 +39,45 @@ def _add_emulator(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.set_defaults(handler=_cmd_emulator)
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from service.devkit.demo import run  # noqa: PLC0415 - needs the `demo` extra (rich, matplotlib)
+
+    return run(args)
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from service.devkit.replay import run  # noqa: PLC0415
+
+    return run(args)
+
+
+def _cmd_tail(args: argparse.Namespace) -> int:
+    from service.devkit.tail import run  # noqa: PLC0415 - needs rich (the `demo` extra)
+
+    return run(args)
+
+
+def _add_devkit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from service.devkit import demo_cli  # noqa: PLC0415 - argparse only
+
+    commands = (
+        ("demo", "run the whole path locally: broker, emulator, service, sample data, plots"),
+        ("replay", "produce a CSV/JSONL export of sales transactions as sales-updated events"),
+        ("tail", "print a topic's records (headers and JSON) as they arrive"),
+    )
+    adders = (
+        demo_cli.add_demo_arguments,
+        demo_cli.add_replay_arguments,
+        demo_cli.add_tail_arguments,
+    )
+    for (name, text), add, handler in zip(
+        commands, adders, (_cmd_demo, _cmd_replay, _cmd_tail), strict=True
+    ):
+        parser = sub.add_parser(name, help=text, description=text)
+        add(parser)
+        parser.set_defaults(handler=handler)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="io-bridge",
@@ -52,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         "config", help="print the effective configuration (secrets masked)"
     ).set_defaults(handler=_cmd_config)
     _add_emulator(sub)
+    _add_devkit(sub)
     return parser
 
 

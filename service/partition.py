@@ -49,6 +49,7 @@ class PartitionContext:
     topics: Topics
     metrics: Metrics
     clock: Callable[[], float]
+    crashed: Callable[[BaseException], None]
 
 
 class PartitionWorker:
@@ -157,17 +158,30 @@ class PartitionWorker:
         )
 
     # ------------------------------------------------------------ runs
-    def _spawn(self, run: Run, data: dict[str, DatasetBatch] | None) -> None:
+    def _spawn(
+        self, run: Run, data: dict[str, DatasetBatch] | None, *, persist: bool = False
+    ) -> None:
+        """Start the run's task; the tenant's slot is taken until the task ends."""
         wake = self.wakes.setdefault(run.run_id, asyncio.Event())
         self.ctx.metrics.runs.labels(run.state.value).inc()
         self.ctx.metrics.runs_in_flight.inc()
-        self.active[run.tenant] = asyncio.create_task(self._drive(run, data, wake))
+        task = asyncio.create_task(self._drive(run, data, wake, persist))
+        task.add_done_callback(self._crashed)
+        self.active[run.tenant] = task
+
+    def _crashed(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self.ctx.crashed(exc)
 
     async def _drive(
-        self, run: Run, data: dict[str, DatasetBatch] | None, wake: asyncio.Event
+        self, run: Run, data: dict[str, DatasetBatch] | None, wake: asyncio.Event, persist: bool
     ) -> None:
         final = run
         try:
+            if persist:
+                await self.ctx.changelog.write(
+                    [self.ctx.changelog.record(self.partition, run_key(run), run)]
+                )
             final = await self.ctx.driver.drive(run, data, self._record, wake)
         finally:
             self.ctx.metrics.runs_in_flight.dec()
@@ -175,32 +189,29 @@ class PartitionWorker:
         self.finished[final.run_id] = final
         del self.active[final.tenant]
         if final.kind is RunKind.PREDICTION:
-            await self._maybe_classify(final.tenant)
+            self._maybe_classify(final.tenant)
 
-    async def _maybe_classify(self, tenant: str) -> None:
+    def _maybe_classify(self, tenant: str) -> None:
+        """Start a classification run at once (no await: the tenant's slot passes straight on)."""
         now = self.ctx.clock()
         datasets = self.registry.priced_datasets(tenant)
         if not datasets or not self.ctx.classification.due(
-            self.registry.tenant(tenant).classified_at, now
+            self.registry.tenant(tenant), len(datasets), now
         ):
             return
         run_id = event_id("classification", tenant, str(self.partition), repr(now))[:20]
-        plans = tuple(Plan(d) for d in datasets)
         run = Run(
             run_id,
             tenant,
             self.partition,
             RunKind.CLASSIFICATION,
             RunState.CLASSIFYING,
-            plans,
+            tuple(Plan(d) for d in datasets),
             frozenset(datasets),
             now,
             now,
         )
-        await self.ctx.changelog.write(
-            [self.ctx.changelog.record(self.partition, run_key(run), run)]
-        )
-        self._spawn(run, None)
+        self._spawn(run, None, persist=True)
 
     async def _record(self, before: Run, step: Step) -> Run:
         """Publish the step's failures, then persist the run and registry changes, in order."""
@@ -231,7 +242,7 @@ class PartitionWorker:
                 )
                 changed.append(record.trained(plan.frequency, plan.horizon, now))
         if run.kind is RunKind.CLASSIFICATION and run.finished:
-            changed.append(TenantRecord(run.tenant, classified_at=run.created_at))
+            changed.append(TenantRecord(run.tenant, run.created_at, len(run.plans)))
         log_ = self.ctx.changelog
         records = [log_.record(self.partition, run_key(run), run)]
         for item in changed:

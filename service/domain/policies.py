@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from service.domain.batching import DatasetBatch
-from service.domain.registry import DatasetRecord
+from service.domain.registry import DatasetRecord, TenantRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +53,13 @@ class TrainingPolicy:
 @dataclass(frozen=True, slots=True)
 class ClassificationPolicy:
     """Classify a tenant after a prediction run when its last classification is older than
-    the interval (0 classifies after every prediction run)."""
+    the interval (0 classifies after every prediction run), or when it has priced datasets the
+    last classification did not cover: ABC classes are shares of the tenant's whole assortment,
+    so a new product changes them, and a new product should not wait a day for its class."""
 
     interval_seconds: float
 
-    def due(self, classified_at: float | None, now: float) -> bool:
-        return classified_at is None or now - classified_at >= self.interval_seconds
+    def due(self, tenant: TenantRecord, priced_datasets: int, now: float) -> bool:
+        if tenant.classified_at is None or priced_datasets > tenant.classified_datasets:
+            return True
+        return now - tenant.classified_at >= self.interval_seconds

@@ -29,8 +29,11 @@ class DatasetRecord:
 
 @dataclass(frozen=True, slots=True)
 class TenantRecord:
+    """When the tenant was last classified, and how many datasets that classification covered."""
+
     tenant: str
     classified_at: float | None = None
+    classified_datasets: int = 0
 
 
 @dataclass(slots=True)

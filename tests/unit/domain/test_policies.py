@@ -5,7 +5,7 @@ from __future__ import annotations
 from service.domain.batching import DatasetBatch
 from service.domain.model import ForecastSpec
 from service.domain.policies import ClassificationPolicy, TrainingPolicy
-from service.domain.registry import DatasetRecord
+from service.domain.registry import DatasetRecord, TenantRecord
 
 POLICY = TrainingPolicy(retrain_interval_seconds=100, default_frequency="W", default_horizon=8)
 TRAINED = DatasetRecord("t", "d", frequency="W", horizon=8, trained_at=1_000)
@@ -56,6 +56,12 @@ def test_without_a_spec_the_registered_parameters_are_kept() -> None:
 def test_classification_is_due_first_time_and_after_the_interval() -> None:
     """Never classified, or classified longer ago than the interval: due."""
     policy = ClassificationPolicy(interval_seconds=60)
-    assert policy.due(None, now=0)
-    assert not policy.due(100, now=159)
-    assert policy.due(100, now=160)
+    assert policy.due(TenantRecord("t"), priced_datasets=3, now=0)
+    assert not policy.due(TenantRecord("t", 100, 3), priced_datasets=3, now=159)
+    assert policy.due(TenantRecord("t", 100, 3), priced_datasets=3, now=160)
+
+
+def test_new_priced_datasets_make_classification_due_before_the_interval() -> None:
+    """A dataset the last classification did not cover is classified at the next run."""
+    policy = ClassificationPolicy(interval_seconds=3600)
+    assert policy.due(TenantRecord("t", 100, 3), priced_datasets=4, now=101)
