@@ -18,6 +18,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from service.devkit.kafka_local import LocalKafka, free_port_pair
 
+pytest_plugins = ["tests.emulator_fixtures"]
+
 REPO = Path(__file__).resolve().parents[1]
 TopicFactory = Callable[..., Awaitable[str]]
 
