@@ -136,10 +136,15 @@ class App:
     async def _accept(self, records: list[InboundRecord]) -> None:
         today = dt.datetime.now(dt.UTC).date()
         dead: list[tuple[PartitionWorker, OutboundRecord, int]] = []
+        refetch: dict[int, int] = {}
         for record in records:
             worker = self.workers.get(record.partition)
-            if worker is None:  # revoked while the fetch was in flight
+            if worker is None:
+                # aiokafka may hand out records of a partition whose assignment callback (our
+                # restore) has not finished: read them again once the worker exists.
+                refetch.setdefault(record.partition, record.offset)
                 continue
+            self._metrics.events_consumed.inc()
             worker.tracker.consumed(record.offset)
             if worker.skipped(record.offset):
                 continue
@@ -148,17 +153,14 @@ class App:
             )
             if isinstance(decoded, Rejection):
                 self._metrics.events_invalid.labels(decoded.reason).inc()
-                now = dt.datetime.now(dt.UTC)
-                dead.append(
-                    (
-                        worker,
-                        dead_letter(record, decoded, self._limits.dlq_topic, now),
-                        record.offset,
-                    )
+                letter = dead_letter(
+                    record, decoded, self._limits.dlq_topic, dt.datetime.now(dt.UTC)
                 )
+                dead.append((worker, letter, record.offset))
             else:
                 worker.add(decoded)
-        self._metrics.events_consumed.inc(len(records))
+        for partition, offset in refetch.items():
+            self._input.seek(partition, offset)
         if dead:
             # The DLQ record is acknowledged before its offset can be committed (KIP-298 order).
             await self._publisher.send([d[1] for d in dead])
@@ -224,6 +226,7 @@ class App:
     # ------------------------------------------------------------ rebalances
     async def _on_assigned(self, partitions: list[int]) -> None:
         """Restore each new partition from the changelog before any of its input is read."""
+        self._input.pause(partitions)  # resumed by the back-pressure check once restored
         for partition in partitions:
             if partition in self.workers:
                 continue

@@ -39,9 +39,20 @@ def _add_emulator(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.set_defaults(handler=_cmd_emulator)
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from service.devkit.demo import run  # noqa: PLC0415 - needs the `demo` extra (rich, matplotlib)
+def _demo_extra_missing(exc: ModuleNotFoundError) -> int:
+    print(
+        f"io-bridge: {exc.name} is not installed; it comes with the `demo` extra:"
+        " pip install -e '.[emulator,demo]' (make demo installs it)",
+        file=sys.stderr,
+    )
+    return 2
 
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        from service.devkit.demo import run  # noqa: PLC0415 - needs the `demo` extra
+    except ModuleNotFoundError as exc:
+        return _demo_extra_missing(exc)
     return run(args)
 
 
@@ -52,8 +63,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_tail(args: argparse.Namespace) -> int:
-    from service.devkit.tail import run  # noqa: PLC0415 - needs rich (the `demo` extra)
-
+    try:
+        from service.devkit.tail import run  # noqa: PLC0415 - needs rich (the `demo` extra)
+    except ModuleNotFoundError as exc:
+        return _demo_extra_missing(exc)
     return run(args)
 
 

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,3 +203,13 @@ def _collected(topic: str, record: Any) -> Collected:
     except ValueError:
         value = {"_raw": record.value.decode("latin-1")}
     return Collected(record.key, value, dict(record.headers), topic)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout_s: float, every_s: float = 0.05
+) -> None:
+    """Wait until ``check()`` is true, polling (the state lives in another process), or raise
+    TimeoutError."""
+    async with asyncio.timeout(timeout_s):
+        while not await check():  # noqa: ASYNC110 - polling another process's state
+            await asyncio.sleep(every_s)

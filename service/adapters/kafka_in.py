@@ -79,6 +79,12 @@ class KafkaInput:
     def resume(self, partitions: Iterable[int]) -> None:
         self._consumer.resume(*(TopicPartition(self.topic, p) for p in partitions))
 
+    def seek(self, partition: int, offset: int) -> None:
+        """Fetch ``partition`` again from ``offset`` (if still owned)."""
+        tp = TopicPartition(self.topic, partition)
+        if tp in self._consumer.assignment():
+            self._consumer.seek(tp, offset)
+
     def owned(self) -> set[int]:
         return {tp.partition for tp in self._consumer.assignment() if tp.topic == self.topic}
 

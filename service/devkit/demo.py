@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import importlib.util
 import signal
 import time
 from pathlib import Path
@@ -93,6 +94,8 @@ class Demo:
         )
 
     async def run(self) -> int:
+        if importlib.util.find_spec("matplotlib") is None:  # needed only at the end: fail first
+            raise DemoError("matplotlib is missing: pip install -e '.[emulator,demo]'")
         demo_output.prepare(self.out)
         today = DEFAULT_END + dt.timedelta(days=1)
         logs = self.out / demo_output.LOGS

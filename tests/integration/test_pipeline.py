@@ -124,7 +124,7 @@ async def test_invalid_events_go_to_the_dlq_with_error_headers_and_valid_neighbo
     assert max(len(v) for _, v, _ in valid) < 100_000
     tenant = data.tenants[0].encode()
     good_txn = {"transactionId": "z", "departureDate": "2025-01-01", "quantity": 1}
-    bad = [
+    bad: list[tuple[bytes, bytes, list[tuple[str, bytes]]]] = [
         (tenant, b'{"tenantId": "tenant-001", "datasetId": ', []),
         (tenant, json.dumps({"tenantId": "tenant-001", "transactions": [good_txn]}).encode(), []),
         (
