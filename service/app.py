@@ -63,6 +63,8 @@ class Health:
         self._clock = clock
         self.beats: dict[str, float] = {}
         self.ready = False
+        self.broker_ok = False
+        self.joined = False  # the first assignment (possibly empty) has been restored
         self.restoring: set[int] = set()
 
     def beat(self, loop: str) -> None:
@@ -105,6 +107,7 @@ class App:
         """Serve until ``stop`` is set; then commit what is handed off and leave the group."""
         await self._input.start(self._on_assigned, self._on_revoked)
         self._health.ready = True
+        self._health.broker_ok = True
         try:
             async with asyncio.TaskGroup() as group:
                 loops = [
@@ -181,11 +184,15 @@ class App:
             await asyncio.sleep(self._limits.flush_interval_seconds)
 
     async def _commit(self, stop: asyncio.Event) -> None:
+        ticks = 0
         while not stop.is_set():
             self._health.beat("commit")
             await asyncio.sleep(self._limits.commit_interval_seconds)
             await self._commit_once()
             self._observe_lag()
+            if ticks % 5 == 0:  # readiness: is the broker answering metadata requests?
+                self._health.broker_ok = await self._input.reachable()
+            ticks += 1
 
     async def _commit_once(self) -> None:
         offsets = {
@@ -246,6 +253,7 @@ class App:
                 seconds=round(snapshot.seconds, 3),
             )
         self._metrics.partitions_assigned.set(len(self.workers))
+        self._health.joined = True
 
     async def _on_revoked(self, partitions: list[int]) -> None:
         """Stop the partitions' work and commit what is handed off while we still own them."""

@@ -131,9 +131,13 @@ def _liveness(health: Health) -> Probe:
 
 def _readiness(health: Health) -> Probe:
     def check() -> tuple[bool, str]:
+        if not health.ready or not health.joined:
+            return False, "starting" if not health.ready else "joining the consumer group"
         if health.restoring:
             return False, f"restoring partitions {sorted(health.restoring)}"
-        return (health.ready, "ok" if health.ready else "starting")
+        if not health.broker_ok:
+            return False, "Kafka broker unreachable"
+        return True, "ok"
 
     return check
 

@@ -222,6 +222,7 @@ class PartitionWorker:
             )
             for f in step.failures:
                 self.ctx.metrics.datasets_failed.labels(f.stage).inc()
+            self.ctx.metrics.events_published.labels("dataset-failed").inc(len(step.failures))
         if run.handed_off:
             await self.ctx.changelog.write(self._changes(before, run))
         if run.handed_off and not before.handed_off:

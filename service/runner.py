@@ -182,7 +182,7 @@ class RunDriver:
             ]
             found = {r.dataset_id for r in res.results}
         await self._publisher.send(records)
-        self._metrics.events_published.labels(f"{action.kind}_ready").inc(len(records))
+        self._metrics.events_published.labels(f"{action.kind}-ready").inc(len(records))
         missing = dict.fromkeys(plans, f"{action.kind} results have no entry for the dataset")
         return run.fetched({d: r for d, r in missing.items() if d not in found}, self._clock())
 

@@ -130,11 +130,17 @@ class ServiceProcess:
             self.proc.wait(10)
 
     def terminate(self, timeout_s: float = 30.0) -> int:
+        """SIGTERM and wait; SIGKILL if it does not stop in time (then return its status)."""
         if self.proc is None:
             return 0
         if self.proc.poll() is None:
             self.proc.terminate()
-        return self.proc.wait(timeout_s)
+        try:
+            return self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+            raise
 
 
 async def produce(

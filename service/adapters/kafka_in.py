@@ -7,6 +7,7 @@ partition fails with CommitFailedError; kafka-pitfalls.md).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -78,6 +79,14 @@ class KafkaInput:
 
     def resume(self, partitions: Iterable[int]) -> None:
         self._consumer.resume(*(TopicPartition(self.topic, p) for p in partitions))
+
+    async def reachable(self, timeout_s: float = 5.0) -> bool:
+        """One metadata round trip to the cluster (for readiness)."""
+        try:
+            await asyncio.wait_for(self._consumer.topics(), timeout_s)
+        except (TimeoutError, KafkaError, OSError):
+            return False
+        return True
 
     def seek(self, partition: int, offset: int) -> None:
         """Fetch ``partition`` again from ``offset`` (if still owned)."""

@@ -84,19 +84,22 @@ async def test_a_killed_service_resumes_every_run_and_loses_nothing(
     ]
     service = ServiceProcess(settings, tmp_path / "service.log")
     service.start()
-    await wait_for_http(settings.http_port)
-    offsets = await produce(kafka_bootstrap, settings.topic_sales_updated, records)
-    for kind in ("validation", "training", "prediction"):
-        await wait_for_job(slow_emulator_server, kind)
-        service.kill()
-        service.start()
-    expected = set(offsets)
+    try:
+        await wait_for_http(settings.http_port)
+        offsets = await produce(kafka_bootstrap, settings.topic_sales_updated, records)
+        for kind in ("validation", "training", "prediction"):
+            await wait_for_job(slow_emulator_server, kind)
+            service.kill()
+            service.start()
+        expected = set(offsets)
 
-    def done(seen: Mapping[str, list[Collected]]) -> bool:
-        return set(accounted(seen, settings)) >= expected
+        def done(seen: Mapping[str, list[Collected]]) -> bool:
+            return set(accounted(seen, settings)) >= expected
 
-    seen = await collect(kafka_bootstrap, outputs(settings), done, timeout_s=180)
-    assert service.terminate() == 0, (tmp_path / "service.log").read_text()[-3000:]
+        seen = await collect(kafka_bootstrap, outputs(settings), done, timeout_s=180)
+    finally:
+        status = service.terminate()
+    assert status == 0, (tmp_path / "service.log").read_text()[-3000:]
     counts = accounted(seen, settings)
     assert expected - set(counts) == set(), "inputs lost"
     assert duplicates_are_recognisable(seen, settings)
