@@ -101,6 +101,7 @@ class App:
         self._metrics = metrics
         self._health = health
         self.workers: dict[int, PartitionWorker] = {}
+        self._committed: dict[int, int] = {}
         self._stop = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -165,12 +166,21 @@ class App:
         for partition, offset in refetch.items():
             self._input.seek(partition, offset)
         if dead:
-            # The DLQ record is acknowledged before its offset can be committed (KIP-298 order).
-            await self._publisher.send([d[1] for d in dead])
-            self._metrics.dlq_records.inc(len(dead))
-            for worker, _, offset in dead:
-                worker.tracker.done([offset])
+            await self._dead_letter(dead)
         self._metrics.progressed()
+
+    async def _dead_letter(self, dead: list[tuple[PartitionWorker, OutboundRecord, int]]) -> None:
+        """DLQ records, acknowledged (KIP-298 order) before their offsets can be committed, with
+        the partitions' closed-offset records so a re-consumed copy is not dead-lettered twice."""
+        closed: dict[PartitionWorker, list[int]] = {}
+        for worker, _, offset in dead:
+            closed.setdefault(worker, []).append(offset)
+        records = [letter for _, letter, _ in dead]
+        records += [worker.close(offsets) for worker, offsets in closed.items()]
+        await self._publisher.send(records)
+        self._metrics.dlq_records.inc(len(dead))
+        for worker, offsets in closed.items():
+            worker.tracker.done(offsets)
 
     async def _flush(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -194,20 +204,32 @@ class App:
                 self._health.broker_ok = await self._input.reachable()
             ticks += 1
 
-    async def _commit_once(self) -> None:
+    async def _commit_once(self, partitions: list[int] | None = None) -> None:
+        """Commit each owned partition's committable offset (if it moved), then forget in the
+        changelog what the commit passed. In exactly-once mode both go in one transaction."""
+        owned = self._input.owned()
         offsets = {
-            p: o for p, w in self.workers.items() if (o := w.tracker.committable()) is not None
+            p: o
+            for p, w in self.workers.items()
+            if (partitions is None or p in partitions)
+            and p in owned
+            and (o := w.tracker.committable()) is not None
+            and o != self._committed.get(p)
         }
-        if not offsets or not await self._input.commit(offsets):
+        if not offsets:
             return
-        tombstones = [
-            t
-            for p, o in offsets.items()
-            if p in self.workers
-            for t in self.workers[p].compactable(o)
-        ]
-        if tombstones:
-            await self._changelog.write(tombstones)
+        if self._publisher.transactional:
+            keyed = {(self._input.topic, p): o for p, o in offsets.items()}
+            await self._publisher.send(self._compaction(offsets), keyed, self._input.group_id)
+        elif await self._input.commit(offsets):
+            if records := self._compaction(offsets):
+                await self._publisher.send(records)
+        else:
+            return
+        self._committed.update(offsets)
+
+    def _compaction(self, offsets: dict[int, int]) -> list[OutboundRecord]:
+        return [r for p, o in offsets.items() for r in self.workers[p].compactable(o)]
 
     # ------------------------------------------------------------ back-pressure, lag
     def _in_flight(self) -> int:
@@ -260,12 +282,10 @@ class App:
         leaving = [p for p in partitions if p in self.workers]
         for partition in leaving:
             await self.workers[partition].stop()
-        offsets = {
-            p: o for p in leaving if (o := self.workers[p].tracker.committable()) is not None
-        }
-        await self._input.commit(offsets)
+        await self._commit_once(leaving)
         for partition in leaving:
             del self.workers[partition]
+            self._committed.pop(partition, None)
             with contextlib.suppress(KeyError):
                 self._metrics.consumer_lag.remove(str(partition))
         self._metrics.partitions_assigned.set(len(self.workers))

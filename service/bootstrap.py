@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -37,6 +38,14 @@ log = structlog.get_logger(__name__)
 LOOP_STALL_SECONDS = 60.0
 
 
+def transactional_id(s: Settings) -> str | None:
+    """Exactly-once mode's producer id: stable per replica, so a restarted process fences its
+    predecessor and aborts its open transaction at once (instead of after the txn timeout)."""
+    if not s.exactly_once:
+        return None
+    return s.transactional_id or f"{s.group_id}-{s.client_id}-{socket.gethostname()}"
+
+
 def poll_policy(s: Settings) -> PollPolicy:
     return PollPolicy(
         first_seconds=s.poll_first_seconds,
@@ -64,7 +73,7 @@ def partition_context(
         limits=BatchLimits(s.batch_max_datasets, s.batch_max_bytes, s.batch_linger_seconds),
         training=TrainingPolicy(s.retrain_interval_seconds, s.default_frequency, s.default_horizon),
         classification=ClassificationPolicy(s.classification_interval_seconds),
-        driver=RunDriver(api, publisher, config, metrics, time.time),
+        driver=RunDriver(api, config, metrics, time.time),
         changelog=changelog,
         publisher=publisher,
         topics=topics,
@@ -87,7 +96,7 @@ async def serve(
     await ensure_topics(settings, connection)
     async with AsyncExitStack() as stack:
         api = await stack.enter_async_context(IoApiClient.from_settings(settings, io_http, metrics))
-        publisher = KafkaPublisher(connection)
+        publisher = KafkaPublisher(connection, transactional_id=transactional_id(settings))
         await publisher.start()
         stack.push_async_callback(publisher.stop)
         changelog = StateChangelog(publisher, connection, settings.topic_state)
@@ -112,6 +121,7 @@ async def serve(
         app = App(consumer, publisher, changelog, ctx, limits, metrics, health, fatal)
         log.info(
             "service_started",
+            exactly_once=publisher.transactional,
             group_id=settings.group_id,
             topic=settings.topic_sales_updated,
             io_base_url=settings.io_base_url,

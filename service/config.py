@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: str | None = None
     exactly_once: bool = False
+    transactional_id: str | None = None  # exactly-once: default "<group>-<client id>-<host>"
 
     # --- IO API
     io_environment: IoEnvironment = "custom"

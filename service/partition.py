@@ -15,8 +15,10 @@ from dataclasses import dataclass, replace
 import structlog
 
 from service.adapters.state_changelog import (
+    ClosedOffsets,
     PartitionSnapshot,
     StateChangelog,
+    closed_key,
     dataset_key,
     run_key,
     tenant_key,
@@ -62,6 +64,7 @@ class PartitionWorker:
         self.active: dict[str, asyncio.Task[None]] = {}
         self.wakes: dict[str, asyncio.Event] = {}
         self.finished: dict[str, Run] = {}
+        self.closed: set[int] = set()  # final without a run record (DLQ, failed before hand-off)
         self.skip: set[int] = set()
 
     # ------------------------------------------------------------ life cycle
@@ -71,6 +74,8 @@ class PartitionWorker:
             self.registry.put(record)
         for tenant in snapshot.tenants:
             self.registry.put_tenant(tenant)
+        self.closed = set(snapshot.closed)
+        self.skip.update(snapshot.closed)
         for run in sorted(snapshot.runs, key=lambda r: r.created_at):
             self.skip.update(run.offsets)  # handed off: a re-consumed copy must not run again
             if run.finished:
@@ -213,22 +218,34 @@ class PartitionWorker:
         )
         self._spawn(run, None, persist=True)
 
-    async def _record(self, before: Run, step: Step) -> Run:
-        """Publish the step's failures, then persist the run and registry changes, in order."""
+    async def _record(self, before: Run, step: Step, outputs: list[OutboundRecord]) -> Run:
+        """Publish the step's outputs and failures with the run's changelog records, as one
+        unit (one transaction in exactly-once mode), before the run's next API call."""
         run = step.run
-        if step.failures:
-            await self.ctx.publisher.send(
-                [dataset_failed(self.ctx.topics, run, f) for f in step.failures]
-            )
-            for f in step.failures:
-                self.ctx.metrics.datasets_failed.labels(f.stage).inc()
-            self.ctx.metrics.events_published.labels("dataset-failed").inc(len(step.failures))
+        records = [*outputs, *(dataset_failed(self.ctx.topics, run, f) for f in step.failures)]
+        closed: list[int] = []
         if run.handed_off:
-            await self.ctx.changelog.write(self._changes(before, run))
+            records += self._changes(before, run)
+        elif step.failures:  # final before hand-off: a re-consumed copy must be skipped
+            failed = {f.dataset for f in step.failures}
+            closed = [o for p in run.plans if p.dataset in failed for o in p.offsets]
+            records.append(self.close(closed))
+        if records:
+            await self.ctx.publisher.send(records)
+        self.tracker.done(closed)
         if run.handed_off and not before.handed_off:
             self.tracker.done(run.offsets)
+        for f in step.failures:
+            self.ctx.metrics.datasets_failed.labels(f.stage).inc()
+        self.ctx.metrics.events_published.labels("dataset-failed").inc(len(step.failures))
         self._observe(before, run, step)
         return run
+
+    def close(self, offsets: list[int]) -> OutboundRecord:
+        """Remember offsets whose outcome is final without a run; the record to persist it."""
+        self.closed.update(offsets)
+        value = ClosedOffsets(self.partition, tuple(sorted(self.closed)))
+        return self.ctx.changelog.record(self.partition, closed_key(self.partition), value)
 
     def _changes(self, before: Run, run: Run) -> list[OutboundRecord]:
         """The run's record plus the registry records its transition changes (applied here)."""
@@ -287,11 +304,19 @@ class PartitionWorker:
 
     # ------------------------------------------------------------ commits
     def compactable(self, committed: int) -> list[OutboundRecord]:
-        """Tombstones for finished runs wholly below the committed offset (forgotten here)."""
+        """Changelog records that forget what the committed offset has passed: tombstones of
+        finished runs wholly below it, and the closed offsets still above it."""
         done = [r for r in self.finished.values() if max(r.offsets, default=-1) < committed]
         for run in done:
             del self.finished[run.run_id]
-        return [self.ctx.changelog.record(self.partition, run_key(r), None) for r in done]
+        log_ = self.ctx.changelog
+        records = [log_.record(self.partition, run_key(r), None) for r in done]
+        still = {o for o in self.closed if o >= committed}
+        if still != self.closed:
+            self.closed = still
+            value = ClosedOffsets(self.partition, tuple(sorted(still))) if still else None
+            records.append(log_.record(self.partition, closed_key(self.partition), value))
+        return records
 
     def wake(self, run_id: str) -> bool:
         event = self.wakes.get(run_id)

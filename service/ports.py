@@ -110,6 +110,14 @@ class IoApiObserver(Protocol):
 class Publisher(Protocol):
     """Writes records to Kafka; returns once the broker acknowledged every one."""
 
-    async def send(self, records: Sequence[OutboundRecord]) -> None:
-        """Send and await every acknowledgement (acks=all)."""
+    transactional: bool
+
+    async def send(
+        self,
+        records: Sequence[OutboundRecord],
+        offsets: dict[tuple[str, int], int] | None = None,
+        group_id: str | None = None,
+    ) -> None:
+        """Send ``records`` as one unit and await every acknowledgement (acks=all); when
+        transactional, atomically with the input ``offsets`` of ``group_id``."""
         ...

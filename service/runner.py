@@ -46,11 +46,11 @@ from service.outputs import (
     trainer_request,
     upload_body,
 )
-from service.ports import IoApi, Publisher
+from service.ports import IoApi
 
 log = structlog.get_logger(__name__)
 Clock = Callable[[], float]
-Record = Callable[[Run, Step], Awaitable[Run]]
+Record = Callable[[Run, Step, list[OutboundRecord]], Awaitable[Run]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +66,8 @@ class RunnerConfig:
 class RunDriver:
     """Executes runs; one instance per service, one task per run."""
 
-    def __init__(
-        self, api: IoApi, publisher: Publisher, config: RunnerConfig, metrics: Metrics, clock: Clock
-    ) -> None:
+    def __init__(self, api: IoApi, config: RunnerConfig, metrics: Metrics, clock: Clock) -> None:
         self._api = api
-        self._publisher = publisher
         self._config = config
         self._metrics = metrics
         self._clock = clock
@@ -90,8 +87,9 @@ class RunDriver:
             if isinstance(action, Wait):
                 await _wait(wake, action.until - self._clock())
                 continue
+            outputs: list[OutboundRecord] = []
             try:
-                step = await self._perform(run, action, data)
+                step = await self._perform(run, action, data, outputs)
             except IoApiError as exc:
                 now = self._clock()
                 stuck_since = stuck_since or now
@@ -101,7 +99,7 @@ class RunDriver:
                     continue
                 step = run.step_failed(str(exc), now, policy)
             stuck_since, attempt = None, 0
-            run = await record(run, step)
+            run = await record(run, step, outputs)
         return run
 
     def _step_timeout(self, run: Run) -> float:
@@ -116,8 +114,14 @@ class RunDriver:
         return random.uniform(cap / 2, cap)
 
     async def _perform(
-        self, run: Run, action: Action, data: dict[str, DatasetBatch] | None
+        self,
+        run: Run,
+        action: Action,
+        data: dict[str, DatasetBatch] | None,
+        outputs: list[OutboundRecord],
     ) -> Step:
+        """Do one action; output events it produced go into ``outputs`` (published by the
+        partition together with the run's next changelog record)."""
         now = self._clock
         policy = self._config.policy
         if isinstance(action, Upload):
@@ -138,7 +142,7 @@ class RunDriver:
             self._metrics.jobs_finished.labels(action.job.kind.value, "timeout").inc()
             return run.timed_out(now(), policy)
         if isinstance(action, Fetch):
-            return await self._fetch(run, action)
+            return await self._fetch(run, action, outputs)
         raise TypeError(f"unexpected action {action!r}")
 
     async def _upload(self, run: Run, data: dict[str, DatasetBatch], names: tuple[str, ...]) -> str:
@@ -162,9 +166,8 @@ class RunDriver:
         self._metrics.jobs_started.labels(kind.value).inc()
         return started.job_id
 
-    async def _fetch(self, run: Run, action: Fetch) -> Step:
+    async def _fetch(self, run: Run, action: Fetch, records: list[OutboundRecord]) -> Step:
         plans = {p.dataset: p for p in action.plans}
-        records: list[OutboundRecord] = []
         topics = self._config.topics
         if action.kind is JobKind.CLASSIFICATION:
             got = await self._api.get_classification_results(run.tenant, action.job_id)
@@ -181,7 +184,6 @@ class RunDriver:
                 if r.dataset_id in plans
             ]
             found = {r.dataset_id for r in res.results}
-        await self._publisher.send(records)
         self._metrics.events_published.labels(f"{action.kind}-ready").inc(len(records))
         missing = dict.fromkeys(plans, f"{action.kind} results have no entry for the dataset")
         return run.fetched({d: r for d, r in missing.items() if d not in found}, self._clock())

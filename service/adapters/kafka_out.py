@@ -1,16 +1,15 @@
 """The producer side: output events, DLQ records and changelog writes, each awaited to its ack.
 
 ``send`` returns only when the broker acknowledged every record (acks=all, idempotent), which
-is what "durably handed off" means for io-bridge. In exactly-once mode the same producer is
-transactional and :meth:`KafkaPublisher.transaction` groups outputs, changelog records and the
-input offsets into one Kafka transaction.
+is what "durably handed off" means for io-bridge. Each ``send`` is one unit: in exactly-once
+mode one Kafka transaction (outputs, changelog records and, when given, the input offsets), so
+read_committed consumers see all of it or none; otherwise the records are sent in order.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -19,9 +18,14 @@ from service.codec import OutboundRecord
 
 
 class KafkaPublisher:
-    """One idempotent producer for every topic io-bridge writes."""
+    """One idempotent producer for every topic io-bridge writes (transactional if given an id).
+
+    Transactions are serialised by a lock: one producer has one open transaction at a time.
+    Only Kafka sends happen inside one, never an IO API call.
+    """
 
     def __init__(self, connection: dict[str, Any], *, transactional_id: str | None = None) -> None:
+        self.transactional = transactional_id is not None
         self._producer = AIOKafkaProducer(
             **connection,
             acks="all",
@@ -39,8 +43,28 @@ class KafkaPublisher:
     async def stop(self) -> None:
         await self._producer.stop()
 
-    async def send(self, records: Sequence[OutboundRecord]) -> None:
-        """Send all records and wait until the broker acknowledged every one."""
+    async def send(
+        self,
+        records: Sequence[OutboundRecord],
+        offsets: dict[tuple[str, int], int] | None = None,
+        group_id: str | None = None,
+    ) -> None:
+        """Send ``records`` as one unit and wait until the broker acknowledged every one.
+
+        Transactional: one Kafka transaction, which also commits the input ``offsets`` for
+        ``group_id`` (read_committed consumers see all of it or none). Otherwise the records
+        are sent in order and ``offsets`` are ignored (the consumer commits them itself).
+        """
+        if not self.transactional:
+            await self._send(records)
+            return
+        async with self._txn_lock, self._producer.transaction():
+            await self._send(records)
+            if offsets and group_id:
+                tps = {TopicPartition(t, p): o for (t, p), o in offsets.items()}
+                await self._producer.send_offsets_to_transaction(tps, group_id)
+
+    async def _send(self, records: Sequence[OutboundRecord]) -> None:
         futures = [
             await self._producer.send(
                 r.topic, r.value, key=r.key, headers=list(r.headers), partition=r.partition
@@ -49,14 +73,3 @@ class KafkaPublisher:
         ]
         if futures:
             await asyncio.gather(*futures)
-
-    @contextlib.asynccontextmanager
-    async def transaction(
-        self, offsets: dict[tuple[str, int], int] | None = None, group_id: str | None = None
-    ) -> AsyncIterator[None]:
-        """A Kafka transaction around the block; input ``offsets`` commit with it."""
-        async with self._txn_lock, self._producer.transaction():
-            yield
-            if offsets and group_id:
-                tps = {TopicPartition(t, p): o for (t, p), o in offsets.items()}
-                await self._producer.send_offsets_to_transaction(tps, group_id)

@@ -22,11 +22,21 @@ from service.domain.runs import Job, JobKind, Plan, Run, RunKind, RunState
 from service.ports import Publisher
 
 
+@dataclass(frozen=True, slots=True)
+class ClosedOffsets:
+    """Input offsets of a partition whose outcome is final without a run record (DLQ'd, or
+    failed before hand-off), kept until the committed offset passes them."""
+
+    partition: int
+    offsets: tuple[int, ...]
+
+
 @dataclass(slots=True)
 class PartitionSnapshot:
     runs: list[Run] = field(default_factory=list)
     datasets: list[DatasetRecord] = field(default_factory=list)
     tenants: list[TenantRecord] = field(default_factory=list)
+    closed: set[int] = field(default_factory=set)
     records: int = 0
     seconds: float = 0.0
 
@@ -41,6 +51,10 @@ def dataset_key(record: DatasetRecord) -> bytes:
 
 def tenant_key(record: TenantRecord) -> bytes:
     return f"{record.tenant}|tenant|{record.tenant}".encode()
+
+
+def closed_key(partition: int) -> bytes:
+    return f"|closed|{partition}".encode()
 
 
 class StateChangelog:
@@ -102,6 +116,8 @@ def _encode(value: object) -> dict[str, Any]:
         return {"type": "dataset", "dataset": asdict(value)}
     if isinstance(value, TenantRecord):
         return {"type": "tenant", "tenant": asdict(value)}
+    if isinstance(value, ClosedOffsets):
+        return {"type": "closed", "offsets": list(value.offsets)}
     raise TypeError(f"cannot persist {type(value).__name__}")
 
 
@@ -114,6 +130,8 @@ def _add(snapshot: PartitionSnapshot, body: dict[str, Any]) -> None:
         snapshot.datasets.append(DatasetRecord(**{**raw, "stock_item": _stock(raw["stock_item"])}))
     elif kind == "tenant":
         snapshot.tenants.append(TenantRecord(**body["tenant"]))
+    elif kind == "closed":
+        snapshot.closed.update(body["offsets"])
 
 
 def _stock(raw: dict[str, Any] | None) -> StockItem | None:

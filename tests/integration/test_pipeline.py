@@ -50,8 +50,9 @@ def out_topics(s: Settings) -> list[str]:
     ]
 
 
+@pytest.mark.parametrize("exactly_once", [False, True], ids=["at-least-once", "exactly-once"])
 async def test_every_dataset_ends_with_predictions_equal_to_the_emulators_and_is_classified(
-    kafka_bootstrap: str, emulator_server: str
+    kafka_bootstrap: str, emulator_server: str, exactly_once: bool
 ) -> None:
     """3 tenants × 50 datasets, several events each: one final prediction per dataset that
     matches the emulator's own results, classification for priced datasets, nothing else."""
@@ -59,7 +60,9 @@ async def test_every_dataset_ends_with_predictions_equal_to_the_emulators_and_is
     records = list(sample_events(data, days_per_event=150, invalid=0))
     assert len(records) > len(data.datasets) * 2  # several events per dataset
     priced = {(d.tenant_id, d.dataset_id) for d in data.datasets if d.has_prices}
-    settings = pipeline_settings(kafka_bootstrap, emulator_server, batch_max_datasets=60)
+    settings = pipeline_settings(
+        kafka_bootstrap, emulator_server, batch_max_datasets=60, exactly_once=exactly_once
+    )
 
     offsets: list[tuple[int, int]] = []
 
@@ -74,7 +77,13 @@ async def test_every_dataset_ends_with_predictions_equal_to_the_emulators_and_is
             settings.topic_sales_updated,
             [(r.key, r.value, r.headers) for r in records],
         )
-        seen = await collect(kafka_bootstrap, out_topics(settings), finished, timeout_s=150)
+        seen = await collect(
+            kafka_bootstrap,
+            out_topics(settings),
+            finished,
+            timeout_s=150,
+            read_committed=exactly_once,
+        )
         assert service.counter("io_bridge_events_consumed_total") >= len(records)
 
     predictions = by_dataset(seen[settings.topic_prediction_ready])
