@@ -27,6 +27,7 @@ from service.codec import (
 from service.metrics import Metrics
 from service.partition import PartitionContext, PartitionWorker
 from service.ports import Publisher
+from service.webhooks import wake_target
 
 log = structlog.get_logger(__name__)
 
@@ -101,7 +102,8 @@ class App:
         self._metrics = metrics
         self._health = health
         self.workers: dict[int, PartitionWorker] = {}
-        self._committed: dict[int, int] = {}
+        self._committed: dict[tuple[str, int], int] = {}
+        self._wake_positions: dict[int, int] = {}
         self._stop = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -142,6 +144,9 @@ class App:
         dead: list[tuple[PartitionWorker, OutboundRecord, int]] = []
         refetch: dict[int, int] = {}
         for record in records:
+            if record.topic == self._input.wake_topic:
+                self._wake(record)
+                continue
             worker = self.workers.get(record.partition)
             if worker is None:
                 # aiokafka may hand out records of a partition whose assignment callback (our
@@ -168,6 +173,14 @@ class App:
         if dead:
             await self._dead_letter(dead)
         self._metrics.progressed()
+
+    def _wake(self, record: InboundRecord) -> None:
+        """A webhook said a job ended: its run polls at once (if the run is ours and waiting)."""
+        self._wake_positions[record.partition] = record.offset + 1
+        job_id = wake_target(record.value)
+        worker = self.workers.get(record.partition)
+        if job_id is not None and worker is not None:
+            worker.wake_job(job_id)
 
     async def _dead_letter(self, dead: list[tuple[PartitionWorker, OutboundRecord, int]]) -> None:
         """DLQ records, acknowledged (KIP-298 order) before their offsets can be committed, with
@@ -206,27 +219,34 @@ class App:
 
     async def _commit_once(self, partitions: list[int] | None = None) -> None:
         """Commit each owned partition's committable offset (if it moved), then forget in the
-        changelog what the commit passed. In exactly-once mode both go in one transaction."""
+        changelog what the commit passed. In exactly-once mode both go in one transaction.
+        Wake-up positions are committed alongside (they are hints: losing one costs latency)."""
         owned = self._input.owned()
+        mine = [p for p in owned if partitions is None or p in partitions]
         offsets = {
             p: o
-            for p, w in self.workers.items()
-            if (partitions is None or p in partitions)
-            and p in owned
-            and (o := w.tracker.committable()) is not None
-            and o != self._committed.get(p)
+            for p in mine
+            if p in self.workers
+            and (o := self.workers[p].tracker.committable()) is not None
+            and o != self._committed.get((self._input.topic, p))
         }
-        if not offsets:
+        keyed = {(self._input.topic, p): o for p, o in offsets.items()}
+        if (wake := self._input.wake_topic) is not None:
+            keyed |= {
+                (wake, p): o
+                for p, o in self._wake_positions.items()
+                if p in mine and o != self._committed.get((wake, p))
+            }
+        if not keyed:
             return
         if self._publisher.transactional:
-            keyed = {(self._input.topic, p): o for p, o in offsets.items()}
             await self._publisher.send(self._compaction(offsets), keyed, self._input.group_id)
-        elif await self._input.commit(offsets):
+        elif await self._input.commit(keyed):
             if records := self._compaction(offsets):
                 await self._publisher.send(records)
         else:
             return
-        self._committed.update(offsets)
+        self._committed.update(keyed)
 
     def _compaction(self, offsets: dict[int, int]) -> list[OutboundRecord]:
         return [r for p, o in offsets.items() for r in self.workers[p].compactable(o)]
@@ -285,7 +305,9 @@ class App:
         await self._commit_once(leaving)
         for partition in leaving:
             del self.workers[partition]
-            self._committed.pop(partition, None)
+            self._wake_positions.pop(partition, None)
+            for topic in (self._input.topic, self._input.wake_topic):
+                self._committed.pop((topic or "", partition), None)
             with contextlib.suppress(KeyError):
                 self._metrics.consumer_lag.remove(str(partition))
         self._metrics.partitions_assigned.set(len(self.workers))

@@ -16,7 +16,8 @@ from contextlib import AsyncExitStack
 import structlog
 from prometheus_client import CollectorRegistry
 
-from service.adapters.http_probes import Probe, ProbeServer
+from schemas import io_api
+from service.adapters.http_probes import PostHandler, Probe, ProbeServer
 from service.adapters.io_api import HttpClient, IoApiClient
 from service.adapters.kafka_admin import ensure_topics
 from service.adapters.kafka_common import connection_config
@@ -33,6 +34,7 @@ from service.metrics import Metrics
 from service.outputs import Topics
 from service.partition import PartitionContext
 from service.runner import RunDriver, RunnerConfig
+from service.webhooks import WebhookReceiver
 
 log = structlog.get_logger(__name__)
 LOOP_STALL_SECONDS = 60.0
@@ -44,6 +46,13 @@ def transactional_id(s: Settings) -> str | None:
     if not s.exactly_once:
         return None
     return s.transactional_id or f"{s.group_id}-{s.client_id}-{socket.gethostname()}"
+
+
+def webhook(s: Settings) -> io_api.Webhook | None:
+    """What every job request carries when the webhook fast path is configured."""
+    if s.webhook_public_url is None or s.webhook_api_key is None:
+        return None
+    return io_api.Webhook(webhook_url=s.webhook_public_url, webhook_api_key=s.webhook_api_key)
 
 
 def poll_policy(s: Settings) -> PollPolicy:
@@ -68,7 +77,9 @@ def partition_context(
     crashed: Callable[[BaseException], None],
 ) -> PartitionContext:
     topics = Topics(s.topic_prediction_ready, s.topic_classification_ready, s.topic_dataset_failed)
-    config = RunnerConfig(poll_policy(s), topics, s.default_service_level, s.abc_driver)
+    config = RunnerConfig(
+        poll_policy(s), topics, s.default_service_level, s.abc_driver, webhook=webhook(s)
+    )
     return PartitionContext(
         limits=BatchLimits(s.batch_max_datasets, s.batch_max_bytes, s.batch_linger_seconds),
         training=TrainingPolicy(s.retrain_interval_seconds, s.default_frequency, s.default_horizon),
@@ -101,7 +112,13 @@ async def serve(
         stack.push_async_callback(publisher.stop)
         changelog = StateChangelog(publisher, connection, settings.topic_state)
         health = Health(time.monotonic)
-        probes = ProbeServer(metrics.registry, _liveness(health), _readiness(health))
+        posts: dict[str, PostHandler] = {}
+        if settings.webhook_api_key is not None:
+            receiver = WebhookReceiver(
+                settings.webhook_api_key, publisher, settings.topic_wakeups, metrics
+            )
+            posts["/webhooks/io"] = receiver.handle
+        probes = ProbeServer(metrics.registry, _liveness(health), _readiness(health), posts)
         port = await probes.start(settings.http_host, settings.http_port)
         stack.push_async_callback(probes.stop)
         consumer = KafkaInput(
@@ -109,6 +126,7 @@ async def serve(
             topic=settings.topic_sales_updated,
             group_id=settings.group_id,
             max_poll_records=500,
+            wake_topic=settings.topic_wakeups if settings.webhooks_enabled else None,
         )
         limits = AppLimits(
             settings.max_event_bytes,

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     topic_dataset_failed: str = "io.dataset-failed.v1"
     topic_dlq: str = "erp.sales-updated.v1.dlq"
     topic_state: str = "io-bridge.state.v1"
+    topic_wakeups: str = "io-bridge.wakeups.v1"
     create_topics: bool = True
     topic_partitions: int = Field(
         default=6, ge=1, description="partitions for a created input topic"
@@ -78,6 +79,10 @@ class Settings(BaseSettings):
     io_token_refresh_margin_seconds: float = Field(default=60.0, ge=0)
     io_not_visible_window_seconds: float = Field(default=15.0, ge=0)
 
+    # --- webhook fast path: IO calls back when a job ends; polling stays the fallback
+    webhook_public_url: str | None = None  # e.g. https://io-bridge.example.com/webhooks/io
+    webhook_api_key: SecretStr | None = None
+
     # --- batching and runs
     batch_linger_seconds: float = Field(default=5.0, gt=0)
     batch_max_datasets: int = Field(default=500, ge=1)
@@ -104,6 +109,16 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     shutdown_grace_seconds: float = Field(default=25.0, gt=0)
+
+    @property
+    def webhooks_enabled(self) -> bool:
+        return self.webhook_public_url is not None
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_key(self) -> Settings:
+        if (self.webhook_public_url is None) != (self.webhook_api_key is None):
+            raise ValueError("IOB_WEBHOOK_PUBLIC_URL and IOB_WEBHOOK_API_KEY go together")
+        return self
 
     @model_validator(mode="after")
     def _apply_io_preset(self) -> Settings:

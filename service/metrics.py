@@ -116,6 +116,12 @@ class Metrics:
             "Seconds callers waited for the client-side limiter or a Retry-After",
             registry=r,
         )
+        self.webhooks = Counter(
+            f"{PREFIX}_webhooks_received_total",
+            "Job callbacks received, by outcome (accepted, unauthorized, invalid)",
+            ["outcome"],
+            registry=r,
+        )
         self.token_refreshes = Counter(
             f"{PREFIX}_io_api_token_refreshes_total", "Token fetches", ["outcome"], registry=r
         )

@@ -28,9 +28,12 @@ class Topics:
         self.prediction, self.classification, self.failed = prediction, classification, failed
 
 
-def upload_body(datasets: dict[str, DatasetBatch], names: Iterable[str]) -> io_api.UploadBody:
+def upload_body(
+    datasets: dict[str, DatasetBatch], names: Iterable[str], webhook: io_api.Webhook | None = None
+) -> io_api.UploadBody:
     """The presigned PUT body for the named datasets of a batch."""
     return io_api.UploadBody(
+        webhook=webhook,
         datasets=tuple(
             io_api.UploadDataset(
                 dataset_id=name,
@@ -46,26 +49,29 @@ def upload_body(datasets: dict[str, DatasetBatch], names: Iterable[str]) -> io_a
                 ),
             )
             for name in names
-        )
+        ),
     )
 
 
-def trainer_request(plans: Iterable[Plan]) -> io_api.StartTrainerRequest:
+def trainer_request(
+    plans: Iterable[Plan], webhook: io_api.Webhook | None = None
+) -> io_api.StartTrainerRequest:
     params = tuple(
         io_api.TrainerParameters(dataset_id=p.dataset, frequency=p.frequency, horizon=p.horizon)  # type: ignore[arg-type]
         for p in plans
     )
-    return io_api.StartTrainerRequest(parameters_array=params)
+    return io_api.StartTrainerRequest(parameters_array=params, webhook=webhook)
 
 
 def prediction_request(
-    plans: Iterable[Plan], service_level: float
+    plans: Iterable[Plan], service_level: float, webhook: io_api.Webhook | None = None
 ) -> io_api.CreatePredictionRequest:
     """Planner parameters per dataset; datasets without a stock-item snapshot yet get neutral
     defaults (no stock, the configured service level, one step to the next order and lead time).
     """
     return io_api.CreatePredictionRequest(
-        parameters_array=tuple(_prediction_parameters(p, service_level) for p in plans)
+        parameters_array=tuple(_prediction_parameters(p, service_level) for p in plans),
+        webhook=webhook,
     )
 
 
@@ -86,9 +92,13 @@ def _period(period: Period) -> io_api.Period:
 
 
 def classification_request(
-    datasets: Iterable[str], driver: str
+    datasets: Iterable[str], driver: str, webhook: io_api.Webhook | None = None
 ) -> io_api.StartClassificationRequest:
-    return io_api.StartClassificationRequest(dataset_ids=tuple(datasets), abc_driver=driver)  # type: ignore[arg-type]
+    return io_api.StartClassificationRequest(
+        dataset_ids=tuple(datasets),
+        abc_driver=driver,  # type: ignore[arg-type]
+        webhook=webhook,
+    )
 
 
 # ---------------------------------------------------------------- events

@@ -63,6 +63,7 @@ class PartitionWorker:
         self.registry = Registry()
         self.active: dict[str, asyncio.Task[None]] = {}
         self.wakes: dict[str, asyncio.Event] = {}
+        self.current: dict[str, Run] = {}  # tenant -> its running run, as last recorded
         self.finished: dict[str, Run] = {}
         self.closed: set[int] = set()  # final without a run record (DLQ, failed before hand-off)
         self.skip: set[int] = set()
@@ -170,6 +171,7 @@ class PartitionWorker:
         wake = self.wakes.setdefault(run.run_id, asyncio.Event())
         self.ctx.metrics.runs.labels(run.state.value).inc()
         self.ctx.metrics.runs_in_flight.inc()
+        self.current[run.tenant] = run
         task = asyncio.create_task(self._drive(run, data, wake, persist))
         task.add_done_callback(self._crashed)
         self.active[run.tenant] = task
@@ -193,6 +195,7 @@ class PartitionWorker:
             self.wakes.pop(run.run_id, None)
         self.finished[final.run_id] = final
         del self.active[final.tenant]
+        self.current.pop(final.tenant, None)
         if final.kind is RunKind.PREDICTION:
             self._maybe_classify(final.tenant)
 
@@ -239,6 +242,7 @@ class PartitionWorker:
             self.ctx.metrics.datasets_failed.labels(f.stage).inc()
         self.ctx.metrics.events_published.labels("dataset-failed").inc(len(step.failures))
         self._observe(before, run, step)
+        self.current[run.tenant] = run
         return run
 
     def close(self, offsets: list[int]) -> OutboundRecord:
@@ -318,8 +322,10 @@ class PartitionWorker:
             records.append(log_.record(self.partition, closed_key(self.partition), value))
         return records
 
-    def wake(self, run_id: str) -> bool:
-        event = self.wakes.get(run_id)
-        if event is not None:
-            event.set()
-        return event is not None
+    def wake_job(self, job_id: str) -> bool:
+        """Cut the poll wait of the run whose current job is ``job_id``; False if none is."""
+        for run in self.current.values():
+            if run.job is not None and run.job.job_id == job_id and run.run_id in self.wakes:
+                self.wakes[run.run_id].set()
+                return True
+        return False

@@ -59,6 +59,7 @@ class RunnerConfig:
     topics: Topics
     service_level: float
     abc_driver: str
+    webhook: io_api.Webhook | None = None  # passed with every job request when configured
     retry_first_seconds: float = 1.0
     retry_max_seconds: float = 30.0
 
@@ -85,8 +86,10 @@ class RunDriver:
         policy = self._config.policy
         while (action := run.next_action(self._clock(), policy)) is not None:
             if isinstance(action, Wait):
-                await _wait(wake, action.until - self._clock())
-                continue
+                woken = await _wait(wake, action.until - self._clock())
+                if not woken or run.job is None:
+                    continue
+                action = Poll(run.job)  # a webhook said the job ended: poll it now
             outputs: list[OutboundRecord] = []
             try:
                 step = await self._perform(run, action, data, outputs)
@@ -146,7 +149,7 @@ class RunDriver:
         raise TypeError(f"unexpected action {action!r}")
 
     async def _upload(self, run: Run, data: dict[str, DatasetBatch], names: tuple[str, ...]) -> str:
-        body = upload_body(data, names)
+        body = upload_body(data, names, self._config.webhook)
         presigned = await self._api.get_presigned_url(run.tenant)
         await self._api.upload(presigned, body)
         self._metrics.jobs_started.labels(JobKind.VALIDATION.value).inc()
@@ -154,14 +157,16 @@ class RunDriver:
 
     async def _start(self, run: Run, kind: JobKind, plans: tuple[Plan, ...]) -> str:
         tenant = run.tenant
+        hook = self._config.webhook
         started: io_api.JobStarted
         if kind is JobKind.TRAINING:
-            started = await self._api.start_trainer(tenant, trainer_request(plans))
+            started = await self._api.start_trainer(tenant, trainer_request(plans, hook))
         elif kind is JobKind.PREDICTION:
-            request = prediction_request(plans, self._config.service_level)
+            request = prediction_request(plans, self._config.service_level, hook)
             started = await self._api.create_prediction(tenant, request)
         else:
-            request_c = classification_request([p.dataset for p in plans], self._config.abc_driver)
+            datasets = [p.dataset for p in plans]
+            request_c = classification_request(datasets, self._config.abc_driver, hook)
             started = await self._api.start_classification(tenant, request_c)
         self._metrics.jobs_started.labels(kind.value).inc()
         return started.job_id
@@ -196,9 +201,11 @@ class RunDriver:
         self._metrics.job_duration.labels(kind.value).observe(max(0.0, self._clock() - started_at))
 
 
-async def _wait(wake: asyncio.Event, seconds: float) -> None:
-    if seconds <= 0:
-        return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(wake.wait(), seconds)
+async def _wait(wake: asyncio.Event, seconds: float) -> bool:
+    """Sleep up to ``seconds``; True if ``wake`` was set meanwhile (or before)."""
+    if seconds > 0 and not wake.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), seconds)
+    woken = wake.is_set()
     wake.clear()
+    return woken

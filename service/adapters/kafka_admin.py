@@ -51,6 +51,9 @@ def _wanted(settings: Settings, partitions: int) -> list[NewTopic]:
     topics.append(
         NewTopic(settings.topic_state, partitions, replication_factor=rf, topic_configs=compacted)
     )
+    if settings.webhooks_enabled:  # wake-up hints: co-partitioned with the input, short-lived
+        hour = {"retention.ms": "3600000"}
+        topics.append(NewTopic(settings.topic_wakeups, partitions, rf, topic_configs=hour))
     return topics
 
 
@@ -82,12 +85,19 @@ async def _partition_counts(admin: AIOKafkaAdminClient) -> dict[str, int]:
 
 
 def _check(settings: Settings, counts: dict[str, int], inputs: int) -> None:
-    for name in (settings.topic_sales_updated, settings.topic_state):
+    names = [settings.topic_sales_updated, settings.topic_state]
+    names += [settings.topic_wakeups] if settings.webhooks_enabled else []
+    for name in names:
         if name not in counts:
             why = "was not visible after creation" if settings.create_topics else "does not exist"
             raise ConfigurationError(
                 f"topic {name} {why} (IOB_CREATE_TOPICS={settings.create_topics})"
             )
+    if settings.webhooks_enabled and counts[settings.topic_wakeups] != inputs:
+        raise ConfigurationError(
+            f"wake-up topic {settings.topic_wakeups} must have the {inputs} partitions of "
+            f"{settings.topic_sales_updated} (co-partitioned)"
+        )
     if counts[settings.topic_state] < inputs:
         raise ConfigurationError(
             f"state topic {settings.topic_state} has {counts[settings.topic_state]} partitions, "

@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from service.codec import InboundRecord
@@ -36,13 +37,23 @@ class KafkaInput:
     """A group member on the input topic with manual commits."""
 
     def __init__(
-        self, connection: dict[str, Any], *, topic: str, group_id: str, max_poll_records: int
+        self,
+        connection: dict[str, Any],
+        *,
+        topic: str,
+        group_id: str,
+        max_poll_records: int,
+        wake_topic: str | None = None,
     ) -> None:
         self.topic = topic
+        self.wake_topic = wake_topic
         self.group_id = group_id
         self._consumer = AIOKafkaConsumer(
             **connection,
             group_id=group_id,
+            # Range assignment gives partition p of every subscribed topic to one member: the
+            # wake-up topic, co-partitioned with the input, reaches the input partition's owner.
+            partition_assignment_strategy=(RangePartitionAssignor,),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
@@ -51,7 +62,8 @@ class KafkaInput:
         )
 
     async def start(self, assigned: PartitionsCallback, revoked: PartitionsCallback) -> None:
-        self._consumer.subscribe([self.topic], listener=_Listener(self.topic, assigned, revoked))
+        topics = [self.topic, *([self.wake_topic] if self.wake_topic else [])]
+        self._consumer.subscribe(topics, listener=_Listener(self.topic, assigned, revoked))
         await self._consumer.start()
 
     async def stop(self) -> None:
@@ -97,10 +109,11 @@ class KafkaInput:
     def owned(self) -> set[int]:
         return {tp.partition for tp in self._consumer.assignment() if tp.topic == self.topic}
 
-    async def commit(self, offsets: dict[int, int]) -> bool:
-        """Commit ``{partition: next offset}`` for partitions still owned; False if it failed."""
-        owned = self.owned()
-        mine = {TopicPartition(self.topic, p): o for p, o in offsets.items() if p in owned}
+    async def commit(self, offsets: dict[tuple[str, int], int]) -> bool:
+        """Commit ``{(topic, partition): next offset}`` for partitions still owned; False if
+        it failed."""
+        owned = self._consumer.assignment()
+        mine = {tp: o for (t, p), o in offsets.items() if (tp := TopicPartition(t, p)) in owned}
         if not mine:
             return True
         try:

@@ -53,7 +53,10 @@ SECRET_ENV = {
     "IOB_IO_CLIENT_SECRET",
     "IOB_KAFKA_SASL_USERNAME",
     "IOB_KAFKA_SASL_PASSWORD",
+    "IOB_WEBHOOK_API_KEY",
 }
+# Secret keys a deployment may leave out (the feature they belong to is off).
+OPTIONAL_SECRET_ENV = {"IOB_WEBHOOK_API_KEY"}
 
 Doc = dict[str, Any]
 
@@ -354,7 +357,10 @@ def test_no_secret_resource_or_secret_value_is_rendered() -> None:
         for env in container(target)["env"]:
             if env["name"] in SECRET_ENV:
                 assert "value" not in env
-                assert env["valueFrom"]["secretKeyRef"] == {"name": SECRET_NAME, "key": env["name"]}
+                ref = {"name": SECRET_NAME, "key": env["name"]}
+                if env["name"] in OPTIONAL_SECRET_ENV:
+                    ref["optional"] = True
+                assert env["valueFrom"]["secretKeyRef"] == ref
 
 
 # ---------------------------------------------------------------- configuration
