@@ -11,6 +11,8 @@ KAFKA_PORT ?= 9092
 # The test broker gets its own home and port so it never collides with `make kafka-up`.
 TEST_KAFKA_PORT ?= 0
 PYTEST_ARGS ?=
+# `make demo DEMO_ARGS="--tenants 2 --products 20"`; see `io-bridge demo --help`.
+DEMO_ARGS ?=
 
 .PHONY: help venv tools lint typecheck arch test test-fast kafka-up kafka-down kafka-status emulator demo bench chaos clean
 
@@ -20,10 +22,10 @@ help: ## list the targets
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=25.1"
-	$(PY) -m pip install -q -c constraints.txt -e ".[emulator]" --group dev
+	$(PY) -m pip install -q -c constraints.txt -e ".[emulator,demo]" --group dev
 	@touch $(STAMP)
 
-venv: $(STAMP) ## create .venv and install io-bridge with the emulator and dev tools
+venv: $(STAMP) ## create .venv and install io-bridge with the emulator, demo and dev tools
 
 # Tools the deploy checks use that PyPI does not carry: promtool (Debian's prometheus package)
 # and kustomize (kubectl's built-in one, or the Go module when kubectl is missing).
@@ -66,6 +68,10 @@ kafka-status: $(STAMP) ## is the local broker running?
 emulator: $(STAMP) ## serve the IO API emulator on 127.0.0.1:8080
 	$(VENV)/bin/io-bridge emulator --host 127.0.0.1 --port 8080
 
+demo: $(STAMP) ## the main job end to end: local Kafka + IO API emulator + io-bridge + sample ERP data
+	$(VENV)/bin/io-bridge demo $(DEMO_ARGS)
+
 clean: ## remove the virtualenv, broker state and caches
 	-$(KAFKA) stop --home .kafka/dev
+	-$(KAFKA) stop --home .kafka/demo
 	rm -rf $(VENV) .kafka .pytest_cache .mypy_cache .ruff_cache .hypothesis

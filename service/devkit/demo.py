@@ -29,7 +29,7 @@ from service.config import Settings
 from service.devkit import demo_output, demo_summary, demo_view
 from service.devkit.demo_kafka import OutputReader, produce
 from service.devkit.demo_metrics import Snapshot
-from service.devkit.demo_outcomes import Expected, Kind, Outcomes, Received
+from service.devkit.demo_outcomes import Expected, Outcomes, Received
 from service.devkit.demo_procs import DemoError
 from service.devkit.demo_stack import Stack, start
 from service.devkit.sample_data import DEFAULT_END, generate, summarize
@@ -70,6 +70,7 @@ async def _main(demo: Demo) -> int:
         demo.console.print(f"[bold red]demo failed:[/] {exc}")
         return 1
     finally:
+        await demo.settle()
         demo.shutdown()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -87,6 +88,7 @@ class Demo:
         self.snapshot = Snapshot()
         self.sent = 0
         self.quiet_since: float | None = None
+        self.starting: asyncio.Task[None] | None = None
 
     def say(self, text: str) -> None:
         self.console.print(
@@ -96,15 +98,15 @@ class Demo:
     async def run(self) -> int:
         if importlib.util.find_spec("matplotlib") is None:  # needed only at the end: fail first
             raise DemoError("matplotlib is missing: pip install -e '.[emulator,demo]'")
-        demo_output.prepare(self.out)
         today = DEFAULT_END + dt.timedelta(days=1)
         logs = self.out / demo_output.LOGS
         self.stack = Stack.plan(self.args.home, logs, self.args.bootstrap, today, Settings())
+        demo_output.prepare(self.out)
         self.stack.clean_up_stale()
         self.say("starting Kafka, the IO API emulator and io-bridge; generating the sample")
-        starting = asyncio.create_task(start(self.stack))
+        self.starting = asyncio.create_task(start(self.stack))
         data, records = await asyncio.to_thread(self._sample)
-        await starting
+        await self.starting
         self._announce(self.stack)
         outcomes, complete = await self._stream(self.stack, data, records)
         stats = await self._emulator_stats()
@@ -146,7 +148,7 @@ class Demo:
                 outcomes.add(record)
                 sink.write(record)
 
-            reader = OutputReader(stack.bootstrap or "", self._kinds(stack), seen)
+            reader = OutputReader(stack.bootstrap or "", stack.topics.kinds(), seen)
             await reader.start()
             stop = asyncio.Event()
             reading = asyncio.create_task(reader.run(stop))
@@ -158,16 +160,6 @@ class Demo:
                 await asyncio.gather(reading, return_exceptions=True)
                 await reader.stop()
         return outcomes, complete
-
-    @staticmethod
-    def _kinds(stack: Stack) -> dict[str, Kind]:
-        t = stack.topics
-        return {
-            t.prediction: "prediction",
-            t.classification: "classification",
-            t.failed: "failed",
-            t.dlq: "dlq",
-        }
 
     async def _send(self, stack: Stack, records: list[SampleEvent], expected: Expected) -> None:
         def sent(n: int) -> None:
@@ -252,29 +244,27 @@ class Demo:
                 return {}
 
     # ------------------------------------------------------------------ the end
+    async def settle(self) -> None:
+        """Let an interrupted start-up finish starting what it started, so shutdown sees it all
+        (a broker half-way through its start would otherwise come up after the stop)."""
+        if self.starting is not None and not self.starting.done():
+            self.starting.cancel()
+            await asyncio.gather(self.starting, return_exceptions=True)
+
     def shutdown(self) -> None:
         if self.stack is None:
             return
         stack, self.stack = self.stack, None
         codes = stack.stop()
-        self.say(f"stopped: {', '.join(f'{n} exit {c}' for n, c in codes.items())}, broker")
+        parts = [f"{name} ({demo_view.ended(code)})" for name, code in codes.items()]
+        self.say(f"stopped: {', '.join([*parts, 'broker'] if stack.broker else parts)}")
 
     def _diagnose(self, outcomes: Outcomes, stats: dict[str, Any]) -> None:
-        self.console.print(
-            f"[bold red]demo timed out after {self.args.timeout:.0f}s[/] without every dataset"
-            " reaching an outcome. Diagnosis:"
-        )
-        for line in demo_summary.diagnosis(outcomes):
-            self.console.print(f"  {line}")
-        m = self.snapshot
-        self.console.print(
-            f"  service: consumed {m.consumed}, runs in flight {m.runs_in_flight} {m.runs},"
-            f" jobs {m.jobs_started} (failed {m.jobs_failed}), lag {m.lag},"
-            f" IO API requests {m.api_requests} (errors {m.api_errors}, retries {m.retries})"
-        )
-        if stats:
-            self.console.print(f"  emulator: {demo_summary.api_calls(stats)}")
-        self.console.print(f"  logs: {self.out / demo_output.LOGS}/service.log, emulator.log")
+        logs = self.out / demo_output.LOGS
+        for line in demo_view.timeout_report(
+            self.args.timeout, outcomes, self.snapshot, stats, logs
+        ):
+            self.console.print(line, soft_wrap=True)
 
     def _plots(self, data: SampleData, outcomes: Outcomes) -> list[Path]:
         from service.devkit.demo_plots import plot_run  # noqa: PLC0415 - slow import

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from service.config import Settings
+from service.devkit.demo_outcomes import Kind
 from service.devkit.demo_procs import Child, DemoError, free_port, stop_stale, wait_http
 from service.devkit.kafka_local import LocalKafka, free_port_pair
 
@@ -72,6 +73,15 @@ class Topics:
             state=name("state"),
             group="io-bridge-demo" + suffix,
         )
+
+    def kinds(self) -> dict[str, Kind]:
+        """The output topics and what each carries."""
+        return {
+            self.prediction: "prediction",
+            self.classification: "classification",
+            self.failed: "failed",
+            self.dlq: "dlq",
+        }
 
 
 def real_io(settings: Settings) -> bool:
@@ -146,7 +156,9 @@ class Stack:
 
     async def start_service(self) -> None:
         began, port = time.monotonic(), free_port()
-        child = self._child("service", [sys.executable, "-m", "service", "run"], self._env(port))
+        child = self._child(
+            "service", [sys.executable, "-m", "service", "run"], self.service_env(port)
+        )
         self.metrics_url = f"http://127.0.0.1:{port}/metrics"
         ready = f"http://127.0.0.1:{port}/readyz"
         await wait_http(ready, 120.0, child.running, "io-bridge", child.log_tail)
@@ -158,7 +170,8 @@ class Stack:
         child.start()
         return child
 
-    def _env(self, port: int) -> dict[str, str]:
+    def service_env(self, port: int) -> dict[str, str]:
+        """The IOB_* environment of the io-bridge child (the user's own IOB_* included)."""
         t = self.topics
         env = {**SERVICE_TUNING, **os.environ}
         env |= {

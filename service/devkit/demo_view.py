@@ -8,17 +8,27 @@ topics (:class:`~service.devkit.demo_outcomes.Outcomes`).
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 
 from service.devkit.demo_metrics import Snapshot
 from service.devkit.demo_outcomes import Outcomes
-from service.devkit.demo_summary import ABC, DEMAND_TYPES, TenantRow, api_calls, total_row
+from service.devkit.demo_summary import (
+    ABC,
+    DEMAND_TYPES,
+    TenantRow,
+    api_calls,
+    diagnosis,
+    total_row,
+)
 
 RUN_STATES = ("UPLOADING", "VALIDATING", "TRAINING", "PREDICTING", "CLASSIFYING", "FETCHING")
 
@@ -93,38 +103,43 @@ def log_line(p: Progress) -> str:
     )
 
 
+def _numbers_table(title: str, columns: Sequence[str]) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAVY, pad_edge=False)
+    table.add_column("tenant", no_wrap=True, min_width=10)
+    for name in columns:
+        table.add_column(name, justify="right")
+    return table
+
+
 def tenant_table(rows: Sequence[TenantRow]) -> Table:
-    """Per-tenant outcome table with a total row."""
-    table = Table(
-        title="Per tenant",
-        title_justify="left",
-        caption="demand types S/E/I/L: smooth, erratic, intermittent, lumpy",
-        caption_justify="left",
+    """Per tenant: what was sent and what came back, with a total row."""
+    table = _numbers_table(
+        "Per tenant", ("datasets", "events", "predicted", "failed", "classified", "DLQ/invalid")
     )
-    for name in ("tenant", "datasets", "events", "predicted", "failed", "classified"):
-        table.add_column(name, justify="left" if name == "tenant" else "right")
-    table.add_column("ABC A/B/C", justify="right")
-    table.add_column("demand S/E/I/L", justify="right")
-    table.add_column("DLQ/invalid", justify="right")
     for row in [*rows, total_row(rows)]:
+        numbers = (row.datasets, row.events, row.predicted, row.failed)
         table.add_row(
             row.tenant,
-            str(row.datasets),
-            str(row.events),
-            str(row.predicted),
-            str(row.failed),
+            *map(str, numbers),
             f"{row.classified}/{row.priced}",
-            "/".join(str(row.abc.get(k, 0)) for k in ABC),
-            "/".join(str(row.demand.get(k, 0)) for k in DEMAND_TYPES),
             f"{row.dlq}/{row.invalid}",
-            end_section=row is rows[-1] if rows else False,
+            end_section=row is rows[-1],
         )
+    return table
+
+
+def classes_table(rows: Sequence[TenantRow]) -> Table:
+    """Per tenant: ABC classes and demand types received, with a total row."""
+    table = _numbers_table("Classification per tenant", (*ABC, *DEMAND_TYPES))
+    for row in [*rows, total_row(rows)]:
+        counts = [row.abc.get(k, 0) for k in ABC] + [row.demand.get(k, 0) for k in DEMAND_TYPES]
+        table.add_row(row.tenant, *map(str, counts), end_section=row is rows[-1])
     return table
 
 
 def api_table(stats: Mapping[str, Any], metrics: Snapshot) -> Table:
     """IO API calls per operation as the emulator counted them (or the service, without it)."""
-    table = Table(title="IO API calls", title_justify="left")
+    table = Table(title="IO API calls", title_justify="left", box=box.SIMPLE_HEAVY, pad_edge=False)
     table.add_column("operation")
     table.add_column("calls", justify="right")
     calls = api_calls(stats) or {
@@ -137,10 +152,37 @@ def api_table(stats: Mapping[str, Any], metrics: Snapshot) -> Table:
 
 
 def summary(rows: Sequence[TenantRow], stats: Mapping[str, Any], metrics: Snapshot) -> Group:
-    return Group(tenant_table(rows), api_table(stats, metrics))
+    return Group(tenant_table(rows), classes_table(rows), api_table(stats, metrics))
 
 
 def console() -> Console:
     """A console for the demo: the terminal's width, or wide enough for the tables in a pipe."""
     plain = Console()
     return plain if plain.is_terminal else Console(width=150)
+
+
+def ended(code: int | None) -> str:
+    """How a child ended: uvicorn re-raises SIGTERM after a clean shutdown, so -15 is clean."""
+    if code in (0, -signal.SIGTERM):
+        return "clean"
+    return "never started" if code is None else f"exit {code}"
+
+
+def timeout_report(
+    timeout: float, outcomes: Outcomes, m: Snapshot, stats: Mapping[str, Any], logs: Path
+) -> list[str]:
+    """What the demo prints when it gives up: what is missing and what the service was doing."""
+    lines = [
+        f"[bold red]demo timed out after {timeout:.0f}s[/] without every dataset reaching an"
+        " outcome. Diagnosis:"
+    ]
+    lines += [f"  {line}" for line in diagnosis(outcomes)]
+    lines.append(
+        f"  service: consumed {m.consumed}, runs in flight {m.runs_in_flight} {m.runs},"
+        f" jobs {m.jobs_started} (failed {m.jobs_failed}), lag {m.lag},"
+        f" IO API requests {m.api_requests} (errors {m.api_errors}, retries {m.retries})"
+    )
+    if stats:
+        lines.append(f"  emulator: {api_calls(stats)}")
+    lines.append(f"  logs: {logs}/service.log, {logs}/emulator.log")
+    return lines
