@@ -53,7 +53,7 @@ test: lint arch tools ## lint, typecheck, architecture test, then the whole suit
 	@if [ -n "$$KAFKA_BOOTSTRAP_SERVERS" ]; then \
 	  $(PY) -m pytest $(PYTEST_ARGS); \
 	else \
-	  $(KAFKA) run --port $(TEST_KAFKA_PORT) --home .kafka/test -- $(PY) -m pytest $(PYTEST_ARGS); \
+	  $(KAFKA) --port $(TEST_KAFKA_PORT) --home .kafka/test run -- $(PY) -m pytest $(PYTEST_ARGS); \
 	fi
 
 kafka-up: $(STAMP) ## start the local broker on 127.0.0.1:$(KAFKA_PORT) (downloads jars once)

@@ -184,12 +184,15 @@ class PartitionWorker:
         self, run: Run, data: dict[str, DatasetBatch] | None, wake: asyncio.Event, persist: bool
     ) -> None:
         final = run
+        # Every log line of this task (the run's, the IO client's) names tenant, run, partition.
+        context = {"tenant": run.tenant, "run_id": run.run_id, "partition": self.partition}
         try:
-            if persist:
-                await self.ctx.changelog.write(
-                    [self.ctx.changelog.record(self.partition, run_key(run), run)]
-                )
-            final = await self.ctx.driver.drive(run, data, self._record, wake)
+            with structlog.contextvars.bound_contextvars(**context):
+                if persist:
+                    await self.ctx.changelog.write(
+                        [self.ctx.changelog.record(self.partition, run_key(run), run)]
+                    )
+                final = await self.ctx.driver.drive(run, data, self._record, wake)
         finally:
             self.ctx.metrics.runs_in_flight.dec()
             self.wakes.pop(run.run_id, None)
@@ -295,9 +298,6 @@ class PartitionWorker:
             metrics.runs.labels(run.state.value).inc()
         log.info(
             "run_transition",
-            tenant=run.tenant,
-            run_id=run.run_id,
-            partition=self.partition,
             kind=run.kind.value,
             state=run.state.value,
             previous=before.state.value,
