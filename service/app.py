@@ -127,6 +127,7 @@ class App:
     async def _shutdown(self) -> None:
         for worker in list(self.workers.values()):
             await worker.stop()
+        await self._publisher.flush()  # in-flight changelog writes land before we leave
         await self._commit_once()
         await self._input.stop()  # leaves the group: partitions move at once
 
@@ -274,34 +275,39 @@ class App:
 
     # ------------------------------------------------------------ rebalances
     async def _on_assigned(self, partitions: list[int]) -> None:
-        """Restore each new partition from the changelog before any of its input is read."""
+        """Restore each new partition from the changelog before any of its input is read
+        (partitions restore concurrently: each is its own changelog partition)."""
         self._input.pause(partitions)  # resumed by the back-pressure check once restored
-        for partition in partitions:
-            if partition in self.workers:
-                continue
-            self._health.restoring.add(partition)
-            snapshot = await self._changelog.restore(partition)
-            worker = PartitionWorker(partition, self._ctx)
-            worker.restore(snapshot)
-            self.workers[partition] = worker
-            self._health.restoring.discard(partition)
-            self._metrics.restore_duration.observe(snapshot.seconds)
-            log.info(
-                "partition_assigned",
-                partition=partition,
-                records=snapshot.records,
-                runs=len(snapshot.runs),
-                datasets=len(snapshot.datasets),
-                seconds=round(snapshot.seconds, 3),
-            )
+        new = [p for p in partitions if p not in self.workers]
+        self._health.restoring.update(new)
+        await asyncio.gather(*(self._restore(p) for p in new))
         self._metrics.partitions_assigned.set(len(self.workers))
         self._health.joined = True
+
+    async def _restore(self, partition: int) -> None:
+        snapshot = await self._changelog.restore(partition)
+        worker = PartitionWorker(partition, self._ctx)
+        worker.restore(snapshot)
+        self.workers[partition] = worker
+        self._health.restoring.discard(partition)
+        self._metrics.restore_duration.observe(snapshot.seconds)
+        log.info(
+            "partition_assigned",
+            partition=partition,
+            records=snapshot.records,
+            runs=len(snapshot.runs),
+            datasets=len(snapshot.datasets),
+            seconds=round(snapshot.seconds, 3),
+        )
 
     async def _on_revoked(self, partitions: list[int]) -> None:
         """Stop the partitions' work and commit what is handed off while we still own them."""
         leaving = [p for p in partitions if p in self.workers]
         for partition in leaving:
             await self.workers[partition].stop()
+        # Writes of cancelled run tasks may still be in flight: the next owner restores the
+        # changelog as soon as this callback returns, so they must land first.
+        await self._publisher.flush()
         await self._commit_once(leaving)
         for partition in leaving:
             del self.workers[partition]

@@ -159,10 +159,10 @@ def _liveness(health: Health) -> Probe:
 
 def _readiness(health: Health) -> Probe:
     def check() -> tuple[bool, str]:
-        if not health.ready or not health.joined:
-            return False, "starting" if not health.ready else "joining the consumer group"
         if health.restoring:
             return False, f"restoring partitions {sorted(health.restoring)}"
+        if not health.ready or not health.joined:
+            return False, "starting" if not health.ready else "joining the consumer group"
         if not health.broker_ok:
             return False, "Kafka broker unreachable"
         return True, "ok"

@@ -301,7 +301,7 @@ class PartitionWorker:
             kind=run.kind.value,
             state=run.state.value,
             previous=before.state.value,
-            job_id=run.job.job_id if run.job else run.result_job_id,
+            job_id=job.job_id if (job := run.job or before.job) else run.result_job_id,
             datasets=len(run.active),
             failed=len(step.failures),
         )

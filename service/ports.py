@@ -121,3 +121,7 @@ class Publisher(Protocol):
         """Send ``records`` as one unit and await every acknowledgement (acks=all); when
         transactional, atomically with the input ``offsets`` of ``group_id``."""
         ...
+
+    async def flush(self) -> None:
+        """Wait for every record already handed over, including those of cancelled sends."""
+        ...

@@ -64,6 +64,14 @@ class KafkaPublisher:
                 tps = {TopicPartition(t, p): o for (t, p), o in offsets.items()}
                 await self._producer.send_offsets_to_transaction(tps, group_id)
 
+    async def flush(self) -> None:
+        """Wait until every record handed to the producer so far is acknowledged (or failed).
+
+        A run task cancelled mid-send leaves its records in flight; they must land before the
+        partition's next owner restores the changelog, or it would miss them.
+        """
+        await self._producer.flush()
+
     async def _send(self, records: Sequence[OutboundRecord]) -> None:
         futures = [
             await self._producer.send(

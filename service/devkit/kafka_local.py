@@ -9,9 +9,15 @@ Usable from Python (:class:`LocalKafka`) and the shell::
     python -m service.devkit.kafka_local start [--port 9092] [--home .kafka/dev]
     python -m service.devkit.kafka_local status|stop [--home ...]
     python -m service.devkit.kafka_local run [--port N] -- CMD ...   # broker around one command
+    python -m service.devkit.kafka_local start --secure [--user NAME=PASSWORD ...]
+
+``--secure`` (``LocalKafka(..., security=BrokerSecurity(...))``) puts clients on a SASL_SSL
+listener instead: keytool makes a throwaway CA and a broker certificate for 127.0.0.1/localhost
+under ``home/tls``, every user gets PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 credentials, and the
+broker then needs three consecutive free ports (client, controller, PLAINTEXT inter-broker).
 
 Dev tooling, not the service's runtime path: it names aiokafka only to prove readiness with a
-real metadata request.
+real metadata request (over TLS and SASL when secured).
 """
 
 from __future__ import annotations
@@ -20,20 +26,24 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.helpers import create_ssl_context
 
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_DIR = REPO / "deploy" / "local" / "kafka"
+SHARED_CLASSPATH = REPO / ".kafka" / "classpath.txt"
 CLUSTER_ID = "lLi3z-SWSGSKZPrBgnjudA"  # fixed: every start formats a fresh data dir
 READY_LINE = "Kafka Server started"
 JVM_OPTS = [
@@ -44,6 +54,14 @@ JVM_OPTS = [
     "-Djava.awt.headless=true",
     f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.properties'}",
 ]
+SECURED_TEMPLATE = KAFKA_DIR / "sasl_ssl.properties.in"
+SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+READINESS_MECHANISM = "SCRAM-SHA-512"  # proves the SCRAM credentials written at format time
+TLS_VALIDITY_DAYS = 30
+KEYTOOL_OPTS = ["-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC"]
+# Names and passwords go unquoted into StorageTool's SCRAM_CREDENTIAL syntax and quoted into a
+# JAAS line; this alphabet needs no escaping in either.
+_CREDENTIAL = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class KafkaLaunchError(RuntimeError):
@@ -51,12 +69,38 @@ class KafkaLaunchError(RuntimeError):
 
 
 def classpath(home: Path) -> str:
-    """Resolve the broker's runtime classpath through Maven, cached until the POM changes."""
-    pom = KAFKA_DIR / "pom.xml"
-    cp_file = home / "classpath.txt"
-    if cp_file.exists() and cp_file.stat().st_mtime >= pom.stat().st_mtime:
-        return cp_file.read_text().strip()
+    """Resolve the broker's runtime classpath through Maven, cached until the POM changes.
+
+    Each home keeps its own ``classpath.txt``; a new home (every test session makes one) is
+    seeded from the copy shared under ``.kafka/`` instead of paying for another Maven run.
+    """
     home.mkdir(parents=True, exist_ok=True)
+    cp_file = home / "classpath.txt"
+    for cached in (cp_file, SHARED_CLASSPATH):
+        found = _cached_classpath(cached)
+        if found is not None:
+            if cached != cp_file:
+                cp_file.write_text(found + "\n")
+            return found
+    found = _resolve_classpath(cp_file)
+    SHARED_CLASSPATH.parent.mkdir(parents=True, exist_ok=True)
+    scratch = SHARED_CLASSPATH.with_name(f"classpath.{os.getpid()}.tmp")
+    scratch.write_text(found + "\n")
+    scratch.replace(SHARED_CLASSPATH)  # atomic: a concurrent reader sees old or new, not half
+    return found
+
+
+def _cached_classpath(path: Path) -> str | None:
+    """The classpath in ``path`` if it is newer than the POM and every jar is still there."""
+    pom = KAFKA_DIR / "pom.xml"
+    if not path.exists() or path.stat().st_mtime < pom.stat().st_mtime:
+        return None
+    found = path.read_text().strip()
+    jars = found.split(os.pathsep) if found else []
+    return found if jars and all(Path(jar).exists() for jar in jars) else None
+
+
+def _resolve_classpath(cp_file: Path) -> str:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise KafkaLaunchError("Maven (mvn) is not on PATH; it resolves the broker's jars")
@@ -65,7 +109,7 @@ def classpath(home: Path) -> str:
         "-B",
         "-q",
         "-f",
-        str(pom),
+        str(KAFKA_DIR / "pom.xml"),
         "dependency:build-classpath",
         f"-Dmdep.outputFile={cp_file}",
         "-Dmdep.includeScope=runtime",
@@ -82,21 +126,29 @@ def port_is_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def free_port_pair() -> int:
-    """A port p such that p and p+1 (the controller) are both free on 127.0.0.1."""
+def free_port_run(count: int) -> int:
+    """A port p such that p, p+1, …, p+count-1 are all free on 127.0.0.1."""
     for _ in range(50):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("127.0.0.1", 0))
             port = int(sock.getsockname()[1])
-        if port < 65535 and port_is_free(port + 1):
+        if port + count - 1 <= 65535 and all(port_is_free(port + i) for i in range(1, count)):
             return port
-    raise KafkaLaunchError("no free pair of ports on 127.0.0.1")
+    raise KafkaLaunchError(f"no {count} consecutive free ports on 127.0.0.1")
 
 
-async def metadata_ok(bootstrap: str, timeout_s: float = 5.0) -> bool:
-    """One real client round trip: connect, fetch metadata, list topics."""
+def free_port_pair() -> int:
+    """A port p such that p and p+1 (the controller) are both free on 127.0.0.1."""
+    return free_port_run(2)
+
+
+async def metadata_ok(bootstrap: str, timeout_s: float = 5.0, **client: Any) -> bool:
+    """One real client round trip: connect, fetch metadata, list topics.
+
+    ``client`` adds aiokafka options, e.g. TLS and SASL (:meth:`LocalKafka.client_options`).
+    """
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
+        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000), **client
     )
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
@@ -124,16 +176,108 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class BrokerSecurity:
+    """Secured mode: a SASL_SSL client listener and the users allowed on it.
+
+    Every user gets PLAIN (JAAS), SCRAM-SHA-256 and SCRAM-SHA-512 (formatted into the metadata
+    log) credentials. ``store_password`` guards the generated PKCS12 key and trust stores.
+    """
+
+    users: Mapping[str, str] = field(default_factory=lambda: {"io-bridge": "io-bridge-secret"})
+    store_password: str = "io-bridge-local-store"  # noqa: S105 - guards throwaway test stores
+
+    def __post_init__(self) -> None:
+        if not self.users:
+            raise ValueError("BrokerSecurity needs at least one user")
+        for value in (*self.users, *self.users.values(), self.store_password):
+            if not _CREDENTIAL.fullmatch(value):
+                raise ValueError(f"use 1-64 characters of [A-Za-z0-9._-], not {value!r}")
+
+    @property
+    def default_user(self) -> str:
+        """The first user: the launcher's own readiness check and ``client.env`` use it."""
+        return next(iter(self.users))
+
+    def plain_jaas_users(self) -> str:
+        """``user_NAME="PASSWORD"`` options of PlainLoginModule, one per user."""
+        return " ".join(f'user_{name}="{pw}"' for name, pw in self.users.items())
+
+    def scram_format_args(self) -> list[str]:
+        """StorageTool ``format`` arguments that create every user's SCRAM credentials."""
+        return [
+            arg
+            for mechanism in SCRAM_MECHANISMS
+            for name, pw in self.users.items()
+            for arg in ("--add-scram", f"{mechanism}=[name={name},password={pw}]")
+        ]
+
+
 @dataclass
 class LocalKafka:
-    """One broker: its state lives under ``home`` (pid, config, data, log)."""
+    """One broker: its state lives under ``home`` (pid, config, data, log; TLS when secured)."""
 
     home: Path
     port: int = 9092
+    security: BrokerSecurity | None = None
+    # The broker this object started: kept so the Popen is not garbage-collected (which warns
+    # "subprocess is still running") while the broker runs, and reaped once it has stopped.
+    _proc: subprocess.Popen[bytes] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def bootstrap(self) -> str:
+        """Where clients connect: the PLAINTEXT listener, or the SASL_SSL one when secured."""
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        """Client, controller and, when secured, the PLAINTEXT inter-broker port."""
+        return tuple(range(self.port, self.port + (3 if self.security else 2)))
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.home / "tls"
+
+    @property
+    def ca_file(self) -> Path:
+        """PEM of the throwaway CA that signed the broker certificate (secured mode)."""
+        return self.tls_dir / "ca.pem"
+
+    def client_options(
+        self, mechanism: str = READINESS_MECHANISM, user: str | None = None
+    ) -> dict[str, Any]:
+        """aiokafka keyword arguments that reach this broker (as ``user``, when secured)."""
+        return {"bootstrap_servers": self.bootstrap, **self._auth_options(mechanism, user)}
+
+    def client_env(self) -> dict[str, str]:
+        """``IOB_KAFKA_*`` variables that point io-bridge at this secured broker ({} if plain)."""
+        if self.security is None:
+            return {}
+        user = self.security.default_user
+        return {
+            "IOB_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "IOB_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "IOB_KAFKA_SASL_MECHANISM": READINESS_MECHANISM,
+            "IOB_KAFKA_SASL_USERNAME": user,
+            "IOB_KAFKA_SASL_PASSWORD": self.security.users[user],
+            "IOB_KAFKA_SSL_CAFILE": str(self.ca_file),
+        }
+
+    def _auth_options(
+        self, mechanism: str = READINESS_MECHANISM, user: str | None = None
+    ) -> dict[str, Any]:
+        if self.security is None:
+            return {}
+        name = user or self.security.default_user
+        return {
+            "security_protocol": "SASL_SSL",
+            "ssl_context": create_ssl_context(cafile=str(self.ca_file)),
+            "sasl_mechanism": mechanism,
+            "sasl_plain_username": name,
+            "sasl_plain_password": self.security.users[name],
+        }
 
     @property
     def log_file(self) -> Path:
@@ -169,7 +313,7 @@ class LocalKafka:
             raise KafkaLaunchError(
                 f"a broker is already running from {self.home} (pid {self.pid()})"
             )
-        for port in (self.port, self.port + 1):
+        for port in self.ports:
             if not port_is_free(port):
                 raise KafkaLaunchError(f"127.0.0.1:{port} is in use; pick another --port")
         began = time.monotonic()
@@ -178,11 +322,14 @@ class LocalKafka:
         if fresh and data.exists():
             shutil.rmtree(data)
         data.mkdir(parents=True, exist_ok=True)
+        if self.security and (fresh or not self.ca_file.exists()):
+            write_tls(self.tls_dir, self.security.store_password)
         config = self._write_config(data)
         if fresh or not (data / "meta.properties").exists():
             self._format(cp, config)
         self._launch(cp, config)
         self._wait_ready(timeout_s)
+        self._write_client_env()
         return time.monotonic() - began
 
     def stop(self, grace_s: float = 20.0) -> bool:
@@ -190,6 +337,7 @@ class LocalKafka:
         pid = self.pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
+            self._release()
             return False
         _signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
@@ -200,6 +348,7 @@ class LocalKafka:
             while _pid_alive(pid):
                 time.sleep(0.05)
         self.pid_file.unlink(missing_ok=True)
+        self._release()
         return True
 
     def kill(self) -> None:
@@ -210,24 +359,47 @@ class LocalKafka:
             while _pid_alive(pid):
                 time.sleep(0.05)
         self.pid_file.unlink(missing_ok=True)
+        self._release()
 
     def status(self) -> str:
         pid = self.pid()
         if pid is None:
             return "stopped"
-        ready = asyncio.run(metadata_ok(self.bootstrap))
-        return f"running pid={pid} bootstrap={self.bootstrap} ready={ready}"
+        ready = self._answers_metadata()
+        mode = " SASL_SSL" if self.security else ""
+        return f"running pid={pid} bootstrap={self.bootstrap}{mode} ready={ready}"
+
+    def _answers_metadata(self) -> bool:
+        return asyncio.run(metadata_ok(self.bootstrap, **self._auth_options()))
 
     def _write_config(self, data: Path) -> Path:
-        template = (KAFKA_DIR / "server.properties.in").read_text()
-        text = (
-            template.replace("@DATA_DIR@", str(data))
-            .replace("@CONTROLLER_PORT@", str(self.port + 1))
-            .replace("@PORT@", str(self.port))
-        )
+        values = {
+            "DATA_DIR": str(data),
+            "PORT": str(self.port),
+            "CONTROLLER_PORT": str(self.port + 1),
+        }
+        text = _render(KAFKA_DIR / "server.properties.in", values)
+        if self.security is not None:
+            secured = {
+                "INTERNAL_PORT": str(self.port + 2),
+                "TLS_DIR": str(self.tls_dir),
+                "STORE_PASSWORD": self.security.store_password,
+                "PLAIN_USERS": self.security.plain_jaas_users(),
+            }
+            text += "\n" + _render(SECURED_TEMPLATE, values | secured)
         config = self.home / "server.properties"
         config.write_text(text)
         return config
+
+    def _write_client_env(self) -> None:
+        """``home/client.env``: IOB_* settings for this secured broker (``set -a; . FILE``)."""
+        path = self.home / "client.env"
+        env = self.client_env()
+        if not env:
+            path.unlink(missing_ok=True)
+            return
+        path.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
+        path.chmod(0o600)
 
     def _format(self, cp: str, config: Path) -> None:
         java = _java()
@@ -243,6 +415,7 @@ class LocalKafka:
             CLUSTER_ID,
             "-c",
             str(config),
+            *(self.security.scram_format_args() if self.security else []),
         ]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -258,7 +431,14 @@ class LocalKafka:
             start_new_session=True,  # its own process group: stop() signals the whole group
         )
         log.close()
+        self._proc = proc
         self.pid_file.write_text(f"{proc.pid} {self.port}\n")
+
+    def _release(self) -> None:
+        """Forget our exited broker process; poll() records its status even if already reaped."""
+        if self._proc is not None:
+            self._proc.poll()
+            self._proc = None
 
     def _wait_ready(self, timeout_s: float) -> None:
         offset = self.log_file.stat().st_size if self.log_file.exists() else 0
@@ -266,9 +446,10 @@ class LocalKafka:
         seen_line = False
         while time.monotonic() < deadline:
             if self.pid() is None:
+                self._release()
                 raise KafkaLaunchError(f"broker exited during start-up:\n{self._log_tail()}")
             seen_line = seen_line or READY_LINE in self._log_since(offset)
-            if seen_line and asyncio.run(metadata_ok(self.bootstrap)):
+            if seen_line and self._answers_metadata():
                 return
             time.sleep(0.25)
         self.stop(grace_s=5)
@@ -286,11 +467,77 @@ class LocalKafka:
         return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
 
 
+def _render(template: Path, values: Mapping[str, str]) -> str:
+    """The template with every ``@NAME@`` replaced; an unknown name is a launcher bug."""
+
+    def value(match: re.Match[str]) -> str:
+        try:
+            return values[match[1]]
+        except KeyError:
+            raise KafkaLaunchError(f"{template.name}: no value for @{match[1]}@") from None
+
+    return re.sub(r"@([A-Z_]+)@", value, template.read_text())
+
+
+def write_tls(tls_dir: Path, store_password: str) -> None:
+    """A throwaway CA and a broker certificate it signs, for 127.0.0.1 and localhost.
+
+    Writes ``broker.p12`` (the broker's key and its chain), ``truststore.p12`` and ``ca.pem``
+    (the CA certificate alone). keytool ships with the JDK the broker needs anyway; the CA's
+    private key is deleted once it has signed, so nothing can issue another certificate.
+    """
+    shutil.rmtree(tls_dir, ignore_errors=True)
+    tls_dir.mkdir(parents=True)
+    keystore, truststore = str(tls_dir / "broker.p12"), str(tls_dir / "truststore.p12")
+    ca_pem = str(tls_dir / "ca.pem")
+    store = ["-storetype", "PKCS12", "-storepass", store_password]
+    key = ["-keyalg", "EC", "-groupname", "secp256r1", "-validity", str(TLS_VALIDITY_DAYS)]
+    ca = ["-dname", "CN=io-bridge local test CA", "-ext", "bc:c", "-ext", "ku:c=keyCertSign"]
+    broker = ["-dname", "CN=localhost", "-signer", "ca", "-ext", "san=ip:127.0.0.1,dns:localhost"]
+    broker += ["-ext", "ku:c=digitalSignature", "-ext", "eku=serverAuth"]
+    first = [
+        ["-genkeypair", "-alias", "ca", *key, *ca, "-keystore", keystore],
+        ["-genkeypair", "-alias", "broker", *key, *broker, "-keystore", keystore],
+        ["-exportcert", "-rfc", "-alias", "ca", "-file", ca_pem, "-keystore", keystore],
+    ]
+    # Then, independent of each other (so side by side): drop the CA's key, build the truststore.
+    last = [
+        ["-delete", "-alias", "ca", "-keystore", keystore],
+        ["-importcert", "-noprompt", "-alias", "ca", "-file", ca_pem, "-keystore", truststore],
+    ]
+    for step in first:
+        _keytool([step], store)
+    _keytool(last, store)
+
+
+def _keytool(steps: list[list[str]], store: list[str]) -> None:
+    """Run keytool once per step, all at the same time; fail with the output of a failed one."""
+    keytool = _jdk_tool("keytool")
+    procs = [
+        subprocess.Popen(
+            [keytool, *KEYTOOL_OPTS, *step, *store],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        for step in steps
+    ]
+    outputs = [proc.communicate()[0] for proc in procs]
+    for step, proc, output in zip(steps, procs, outputs, strict=True):
+        if proc.returncode != 0:
+            raise KafkaLaunchError(f"keytool {step[0]} failed:\n{output}")
+
+
 def _java() -> str:
-    java = shutil.which("java")
-    if java is None:
-        raise KafkaLaunchError("java (17+) is not on PATH")
-    return java
+    return _jdk_tool("java")
+
+
+def _jdk_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise KafkaLaunchError(f"{name} (JDK 17+) is not on PATH")
+    return path
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
@@ -301,9 +548,12 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 
 
 @contextlib.contextmanager
-def running_broker(home: Path, port: int | None = None) -> Iterator[LocalKafka]:
+def running_broker(
+    home: Path, port: int | None = None, *, security: BrokerSecurity | None = None
+) -> Iterator[LocalKafka]:
     """A broker for the duration of the block, on ``port`` or a free one; stopped after."""
-    broker = LocalKafka(home=home, port=port or free_port_pair())
+    port = port or free_port_run(3 if security else 2)
+    broker = LocalKafka(home=home, port=port, security=security)
     broker.start()
     try:
         yield broker
@@ -322,19 +572,53 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         "--keep-data", action="store_true", help="start without wiping the data dir"
     )
     parser.add_argument("--timeout", type=float, default=90.0, help="readiness timeout, seconds")
-    parser.add_argument("cmd", nargs=argparse.REMAINDER, help="with run: -- command to run")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--secure", action="store_true", help="SASL_SSL client listener with a throwaway CA"
+    )
+    parser.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="NAME=PASSWORD",
+        help="with --secure: a SASL user (repeatable; default io-bridge=io-bridge-secret)",
+    )
+    parser.epilog = "run: everything after the first -- is the command to run"
+    # Split at "--" by hand: an argparse.REMAINDER positional after ``command`` would also swallow
+    # the options that follow the command (``run --port 0 --home X -- pytest``).
+    ours, cmd = (
+        (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    )
+    args = parser.parse_args(ours)
+    args.cmd = cmd
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
-    port = args.port or free_port_pair()
-    broker = LocalKafka(home=args.home.resolve(), port=port)
     try:
+        security = _security(args)
+        home = args.home.resolve()
+        # status/stop talk to the broker that runs from home, on the port it recorded.
+        recorded = LocalKafka(home).running_port() if args.command in {"status", "stop"} else None
+        port = recorded or args.port or free_port_run(3 if security else 2)
+        broker = LocalKafka(home=home, port=port, security=security)
         return _dispatch(args, broker)
-    except KafkaLaunchError as exc:
+    except (KafkaLaunchError, ValueError) as exc:
         print(f"kafka_local: {exc}", file=sys.stderr)
         return 1
+
+
+def _security(args: argparse.Namespace) -> BrokerSecurity | None:
+    if not args.secure:
+        if args.user:
+            raise ValueError("--user needs --secure")
+        return None
+    if not args.user:
+        return BrokerSecurity()
+    pairs = [entry.partition("=") for entry in args.user]
+    if any(not sep for _, sep, _ in pairs):
+        raise ValueError("--user takes NAME=PASSWORD")
+    return BrokerSecurity(users={name: pw for name, _, pw in pairs})
 
 
 def _dispatch(args: argparse.Namespace, broker: LocalKafka) -> int:
@@ -344,13 +628,15 @@ def _dispatch(args: argparse.Namespace, broker: LocalKafka) -> int:
         took = broker.start(fresh=not args.keep_data, timeout_s=args.timeout)
         where = f"pid {broker.pid()}, home {broker.home}"
         print(f"kafka ready on {broker.bootstrap} in {took:.1f}s ({where})")
+        if broker.security:
+            print(f"SASL_SSL; CA {broker.ca_file}; io-bridge settings in {broker.home}/client.env")
     elif args.command == "stop":
         print("stopped" if broker.stop() else "not running")
     elif args.command == "status":
         print(broker.status())
         return 0 if broker.pid() else 3
     else:
-        return _run_with(broker, [c for c in args.cmd if c != "--"], args.timeout)
+        return _run_with(broker, args.cmd, args.timeout)
     return 0
 
 
@@ -360,7 +646,7 @@ def _run_with(broker: LocalKafka, cmd: list[str], timeout_s: float) -> int:
         raise KafkaLaunchError("run needs a command after --")
     took = broker.start(timeout_s=timeout_s)
     print(f"kafka ready on {broker.bootstrap} in {took:.1f}s", flush=True)
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap}
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, **broker.client_env()}
     try:
         return subprocess.run(cmd, env=env, check=False).returncode
     finally:

@@ -16,6 +16,7 @@ from service.devkit.sample_data import generate
 from service.devkit.sample_events import events as sample_events
 from tests.pipeline_harness import (
     Collected,
+    InProcessService,
     ServiceProcess,
     collect,
     eventually,
@@ -117,33 +118,34 @@ async def wait_for_http(port: int, timeout_s: float = 60.0) -> None:
 
 
 async def test_two_instances_share_the_work_and_one_leaving_mid_run_loses_nothing(
-    kafka_bootstrap: str, emulator_server: str
+    kafka_bootstrap: str, slow_emulator_server: str
 ) -> None:
     """Two members of one group; the first leaves mid-run; every dataset completes once."""
-    settings = pipeline_settings(kafka_bootstrap, emulator_server)
+    settings = pipeline_settings(kafka_bootstrap, slow_emulator_server)
     data = generate(tenants=4, products=8, days=400, seed=13)
     records = [
         (r.key, r.value, r.headers) for r in sample_events(data, days_per_event=200, invalid=0)
     ]
-    expected_datasets = {(d.tenant_id, d.dataset_id) for d in data.datasets}
+    offsets: list[tuple[int, int]] = []
 
     def done(seen: Mapping[str, list[Collected]]) -> bool:
-        got = {
-            (r.value["tenantId"], r.value["datasetId"])
-            for r in seen[settings.topic_prediction_ready]
-        }
-        return got >= expected_datasets
+        return set(accounted(seen, settings)) >= set(offsets)
 
     async with running_service(settings) as first, running_service(settings) as second:
-        offsets = await produce(kafka_bootstrap, settings.topic_sales_updated, records)
+        offsets += await produce(kafka_bootstrap, settings.topic_sales_updated, records)
 
-        async def predicting() -> bool:
-            return second.counter("io_bridge_run_transitions_total", state="PREDICTING") >= 1
+        def training(member: InProcessService) -> bool:
+            return member.counter("io_bridge_run_transitions_total", state="TRAINING") >= 1
 
-        await eventually(predicting, 60)
-        first.stop.set()
-        assert first.task is not None
-        await asyncio.wait_for(first.task, 30)
+        async def someone_training() -> bool:
+            return training(first) or training(second)
+
+        # Jobs take ~2 s: the member that is training is in the middle of its runs. It leaves.
+        await eventually(someone_training, 60)
+        leaving = first if training(first) else second
+        leaving.stop.set()
+        assert leaving.task is not None
+        await asyncio.wait_for(leaving.task, 30)
         seen = await collect(kafka_bootstrap, outputs(settings), done, timeout_s=120)
     counts = accounted(seen, settings)
     assert set(counts) == set(offsets)
