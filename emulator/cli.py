@@ -74,5 +74,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"IO API emulator on {base}/io  (token: {base}/connect/token, admin: {base}/_emulator/)")
     for name, value in config.public().items():
         print(f"  {name} = {value}")
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level)
+    # No access log: presigned PUT URLs carry their signature in the query string.
+    uvicorn.run(
+        create_app(config),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+    )
     return 0

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from service.devkit.kafka_local import pid_alive
+
 
 class DemoError(RuntimeError):
     """A part of the demo could not start or finish; the message says which and why."""
@@ -32,20 +34,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie child of ours is reaped and counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(ChildProcessError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    return True
 
 
 def command_line(pid: int) -> str:

@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 
 from service.devkit.demo_output import FILES, PLOTS, SUMMARY, read_jsonl
-from service.devkit.demo_procs import pid_alive
+from service.devkit.kafka_local import pid_alive
 from service.devkit.sample_data import generate, summarize, transaction_rows, write_transactions
 from service.devkit.sample_events import events as sample_events
 from tests.conftest import TopicFactory

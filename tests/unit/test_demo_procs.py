@@ -14,10 +14,10 @@ from service.devkit.demo_procs import (
     DemoError,
     command_line,
     free_port,
-    pid_alive,
     stop_stale,
     wait_http,
 )
+from service.devkit.kafka_local import pid_alive
 
 SLEEPER = "import time, sys; print('up', flush=True); time.sleep(float(sys.argv[1]))"
 STUBBORN = (
