@@ -107,22 +107,31 @@ class App:
         self._stop = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Serve until ``stop`` is set; then commit what is handed off and leave the group."""
+        """Serve until ``stop`` is set; then commit what is handed off and leave the group.
+
+        A run task's unexpected error (reported to ``Fatal``) also stops the service, which then
+        raises it after the clean shutdown, so the platform restarts the process.
+        """
         await self._input.start(self._on_assigned, self._on_revoked)
         self._health.ready = True
         self._health.broker_ok = True
+        relays = [asyncio.create_task(_relay(e, self._stop)) for e in (stop, self._fatal.raised)]
         try:
             async with asyncio.TaskGroup() as group:
                 loops = [
-                    group.create_task(loop(stop))
+                    group.create_task(loop(self._stop))
                     for loop in (self._consume, self._flush, self._commit)
                 ]
-                await stop.wait()
+                await self._stop.wait()
                 for task in loops:
                     task.cancel()
         finally:
+            for relay in relays:
+                relay.cancel()
             self._health.ready = False
             await self._shutdown()
+        if self._fatal.error is not None:
+            raise self._fatal.error
 
     async def _shutdown(self) -> None:
         for worker in list(self.workers.values()):
