@@ -100,9 +100,14 @@ async def serve(
     *,
     metrics: Metrics | None = None,
     io_http: HttpClient | None = None,
+    fatal: Fatal | None = None,
 ) -> None:
-    """Run io-bridge until ``stop`` is set. ``io_http`` lets tests reach an in-process API."""
+    """Run io-bridge until ``stop`` is set (or a run task fails unexpectedly: then raise).
+
+    ``io_http`` lets tests reach an in-process API; ``fatal`` is where run tasks report bugs.
+    """
     metrics = metrics or Metrics(CollectorRegistry())
+    fatal = fatal or Fatal()
     connection = connection_config(settings)
     await ensure_topics(settings, connection)
     async with AsyncExitStack() as stack:
@@ -112,13 +117,7 @@ async def serve(
         stack.push_async_callback(publisher.stop)
         changelog = StateChangelog(publisher, connection, settings.topic_state)
         health = Health(time.monotonic)
-        posts: dict[str, PostHandler] = {}
-        if settings.webhook_api_key is not None:
-            receiver = WebhookReceiver(
-                settings.webhook_api_key, publisher, settings.topic_wakeups, metrics
-            )
-            posts["/webhooks/io"] = receiver.handle
-        probes = ProbeServer(metrics.registry, _liveness(health), _readiness(health), posts)
+        probes = _probe_server(settings, health, publisher, metrics)
         port = await probes.start(settings.http_host, settings.http_port)
         stack.push_async_callback(probes.stop)
         consumer = KafkaInput(
@@ -134,7 +133,6 @@ async def serve(
             settings.max_runs_in_flight,
             settings.topic_dlq,
         )
-        fatal = Fatal()
         ctx = partition_context(settings, api, publisher, changelog, metrics, fatal)
         app = App(consumer, publisher, changelog, ctx, limits, metrics, health, fatal)
         log.info(
@@ -147,6 +145,19 @@ async def serve(
         )
         await app.run(stop)
     log.info("service_stopped")
+
+
+def _probe_server(
+    settings: Settings, health: Health, publisher: KafkaPublisher, metrics: Metrics
+) -> ProbeServer:
+    """/metrics, /healthz, /readyz, and /webhooks/io when the webhook fast path is on."""
+    posts: dict[str, PostHandler] = {}
+    if settings.webhook_api_key is not None:
+        receiver = WebhookReceiver(
+            settings.webhook_api_key, publisher, settings.topic_wakeups, metrics
+        )
+        posts["/webhooks/io"] = receiver.handle
+    return ProbeServer(metrics.registry, _liveness(health), _readiness(health), posts)
 
 
 def _liveness(health: Health) -> Probe:
