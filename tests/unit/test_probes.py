@@ -126,7 +126,7 @@ async def test_healthz_ignores_kafka_and_readiness(probed: Probed) -> None:
     [
         (False, False, set(), False, "starting"),
         (True, False, set(), True, "joining the consumer group"),
-        (True, False, {0, 2}, True, "joining the consumer group"),
+        (True, False, {0, 2}, True, "restoring partitions [0, 2]"),
         (True, True, {2, 0}, True, "restoring partitions [0, 2]"),
         (True, True, set(), False, "Kafka broker unreachable"),
     ],
