@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shell entry to the local broker launcher: kafka.sh start|stop|status [--port N] [--dir DIR]
+# Shell entry to the local broker launcher: kafka.sh start|stop|status [--port N] [--home DIR] [--secure]
 # The logic lives in service/devkit/kafka_local.py so Python tests use the very same code.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
