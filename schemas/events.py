@@ -32,6 +32,9 @@ EARLIEST_DATE = dt.date(2000, 1, 1)
 FUTURE_TOLERANCE = dt.timedelta(days=1)
 
 Id = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
+# tenantId travels as an HTTP header to the IO API (and as the Kafka key): printable ASCII,
+# no leading or trailing space, or every request for it would fail.
+TenantId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[!-~]([ -~]*[!-~])?$")]
 NonNegative = Annotated[float, Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]
 
 
@@ -119,7 +122,7 @@ class SalesUpdated(_Inbound):
     Transactions are incremental; the IO API merges them by ``transactionId``.
     """
 
-    tenant_id: Id = Field(alias="tenantId")
+    tenant_id: TenantId = Field(alias="tenantId")
     dataset_id: Id = Field(alias="datasetId")
     transactions: list[Transaction] = Field(min_length=1, max_length=MAX_TRANSACTIONS_PER_EVENT)
     stock_item: StockItem | None = Field(default=None, alias="stockItem")

@@ -65,9 +65,11 @@ def decode_sales_updated(  # noqa: PLR0911 - one early return per way a record c
         body = json.loads(record.value.decode("utf-8"))
     except UnicodeDecodeError as exc:
         return Rejection("not_utf8", f"value is not UTF-8: {exc.reason} at byte {exc.start}")
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, too-long integer literals
         return Rejection("malformed_json", f"value is not JSON: {exc}")
-    data = _unwrap(body, dict(record.headers))
+    # Header names are case-insensitive for us; Kafka allows null header values.
+    headers = {name.lower(): value or b"" for name, value in record.headers}
+    data = _unwrap(body, headers)
     if isinstance(data, Rejection):
         return data
     try:
@@ -160,13 +162,18 @@ def cloudevent(
     return OutboundRecord(topic, tenant.encode(), body, headers)
 
 
+def _cut(text: str, limit: int) -> bytes:
+    """At most ``limit`` bytes of UTF-8, never ending inside a character."""
+    return text.encode("utf-8", "replace")[:limit].decode("utf-8", "ignore").encode()
+
+
 def dead_letter(
     record: InboundRecord, rejection: Rejection, dlq_topic: str, now: dt.datetime
 ) -> OutboundRecord:
     """The original record plus headers naming the error and where it came from (KIP-298)."""
     context: Headers = (
         ("dlq.error.reason", rejection.reason.encode()),
-        ("dlq.error.message", rejection.message.encode("utf-8", "replace")[:2000]),
+        ("dlq.error.message", _cut(rejection.message, 2000)),
         ("dlq.source.topic", record.topic.encode()),
         ("dlq.source.partition", str(record.partition).encode()),
         ("dlq.source.offset", str(record.offset).encode()),

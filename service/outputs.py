@@ -196,7 +196,11 @@ def dataset_failed(topics: Topics, run: Run, failure: Failure) -> OutboundRecord
         job_id=failure.job_id,
         source=_source(run, plan) if run.offsets else _source(run, None),
     )
-    parts = (run.tenant, failure.dataset, run.run_id, failure.stage, failure.job_id or "")
+    # Identity = what failed and which inputs it covers, not the job: a run re-formed after a
+    # restart fails the same inputs in a new validation job and must repeat the same id, while
+    # a later failure of the same dataset covers other inputs and must not.
+    covered = ",".join(map(str, plan.offsets)) if plan else ""
+    parts = (run.tenant, failure.dataset, run.run_id, failure.stage, covered)
     return cloudevent(
         topics.failed,
         payload,

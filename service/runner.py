@@ -31,7 +31,6 @@ from service.domain.runs import (
     RunState,
     StartJob,
     Step,
-    TimedOut,
     Upload,
     Wait,
 )
@@ -141,9 +140,6 @@ class RunDriver:
             step = run.job_status(status.status, per_dataset, status.message, now(), policy)
             self._observe_job(action.job.kind, step, action.job.started_at)
             return step
-        if isinstance(action, TimedOut):
-            self._metrics.jobs_finished.labels(action.job.kind.value, "timeout").inc()
-            return run.timed_out(now(), policy)
         if isinstance(action, Fetch):
             return await self._fetch(run, action, outputs)
         raise TypeError(f"unexpected action {action!r}")
@@ -196,7 +192,8 @@ class RunDriver:
     def _observe_job(self, kind: JobKind, step: Step, started_at: float) -> None:
         if step.run.job is not None and step.run.job.kind is kind:
             return  # still running
-        outcome = "failed" if step.failures else "success"
+        timed_out = any(f.stage == "timeout" for f in step.failures)
+        outcome = "timeout" if timed_out else "failed" if step.failures else "success"
         self._metrics.jobs_finished.labels(kind.value, outcome).inc()
         self._metrics.job_duration.labels(kind.value).observe(max(0.0, self._clock() - started_at))
 

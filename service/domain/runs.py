@@ -130,12 +130,7 @@ class Fetch:
     plans: tuple[Plan, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class TimedOut:
-    job: Job
-
-
-Action = Upload | StartJob | Poll | Wait | Fetch | TimedOut
+Action = Upload | StartJob | Poll | Wait | Fetch
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +177,7 @@ class Run:
     def active_plans(self) -> tuple[Plan, ...]:
         return tuple(p for p in self.plans if p.dataset in self.active)
 
-    def next_action(self, now: float, policy: PollPolicy) -> Action | None:  # noqa: PLR0911
+    def next_action(self, now: float, policy: PollPolicy) -> Action | None:
         """What the I/O side should do next; None once the run is finished."""
         if self.finished:
             return None
@@ -192,11 +187,12 @@ class Run:
             return Fetch(self._fetch_kind(), self.result_job_id or "", self.active_plans())
         if self.job is None:
             return StartJob(JOB_OF_STATE[self.state], self._job_plans(JOB_OF_STATE[self.state]))
-        if now - self.job.started_at >= policy.timeouts[self.job.kind]:
-            return TimedOut(self.job)
-        if now >= self.job.next_poll_at:
+        deadline = self.job.started_at + policy.timeouts[self.job.kind]
+        if now >= min(self.job.next_poll_at, deadline):
+            # Past the deadline, poll once more before giving up: the job may have finished
+            # while nobody was polling (a restart), and then it is fetched, not timed out.
             return Poll(self.job)
-        return Wait(self.job.next_poll_at)
+        return Wait(min(self.job.next_poll_at, deadline))
 
     def _fetch_kind(self) -> JobKind:
         if self.kind is RunKind.CLASSIFICATION:
@@ -225,6 +221,8 @@ class Run:
     ) -> Step:
         """One ``/status`` answer: keep polling, or end the job dataset by dataset."""
         job = self._require_job()
+        if status not in TERMINAL and now - job.started_at >= policy.timeouts[job.kind]:
+            return self.timed_out(now, policy)
         if status not in TERMINAL:
             polls = job.polls + 1
             nxt = now + policy.interval(job.job_id, polls)

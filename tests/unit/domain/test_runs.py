@@ -12,7 +12,6 @@ from service.domain.runs import (
     RunKind,
     RunState,
     StartJob,
-    TimedOut,
     Upload,
     Wait,
 )
@@ -152,15 +151,23 @@ def test_a_dataset_missing_from_the_results_fails_at_the_results_stage() -> None
 
 
 def test_a_job_past_its_timeout_fails_its_datasets_with_the_reason() -> None:
-    """Past the kind's timeout the next action is TimedOut, and the datasets fail as timeout."""
+    """Past the kind's timeout the run polls once more; still in progress, its datasets fail."""
     run = validated(new_run(Plan("d1"), Plan("d2"))).job_started(
         JobKind.PREDICTION, "p1", 5.0, POLICY
     )
-    assert isinstance(run.next_action(105.0, POLICY), TimedOut)
-    step = run.timed_out(105.0, POLICY)
+    assert isinstance(run.next_action(105.0, POLICY), Poll)
+    step = run.job_status("inProgress", {}, None, 105.0, POLICY)
     assert {f.stage for f in step.failures} == {"timeout"}
     assert "did not finish" in step.failures[0].reason
     assert step.run.state is RunState.FAILED
+
+
+def test_a_job_that_ended_while_nobody_polled_is_taken_even_past_its_timeout() -> None:
+    """After a long outage the job's success is used, not thrown away as a timeout."""
+    run = validated(new_run(Plan("d1"))).job_started(JobKind.PREDICTION, "p1", 5.0, POLICY)
+    assert isinstance(run.next_action(500.0, POLICY), Poll)
+    step = run.job_status("success", {}, None, 500.0, POLICY)
+    assert (step.run.state, step.failures) == (RunState.FETCHING, ())
 
 
 def test_a_refused_upload_fails_every_dataset_and_the_run() -> None:
