@@ -80,6 +80,11 @@ CHAOS_ARGS ?=
 chaos: $(STAMP) ## soak/chaos: 20 SIGKILLs, a broker restart, emulator faults; accounts for every input
 	$(PY) -m tests.chaos --kills 20 $(CHAOS_ARGS)
 
+# `make bench BENCH_ARGS=--quick` for the smoke version; `--only ingest,api` for a subset.
+BENCH_ARGS ?=
+bench: $(STAMP) ## every benchmark on a private broker (.kafka/bench): tables + bench/results.json
+	$(PY) -m bench $(BENCH_ARGS)
+
 clean: ## remove the virtualenv, broker state and caches
 	-$(KAFKA) stop --home .kafka/dev
 	-$(KAFKA) stop --home .kafka/demo

@@ -301,3 +301,64 @@ async def test_two_different_dataset_failed_events_never_share_a_ce_id(
     outputs = [as_output(r) for t in (topics.prediction, topics.failed) for r in seen[t]]
     assert account(inputs, outputs, topics).lost == []
     assert ce_id_collisions(outputs, topics) == []
+
+
+@pytest.mark.timeout(240)
+async def test_an_input_failed_before_a_crash_is_not_named_by_a_second_event_after_it(
+    kafka_bootstrap: str, admin: AIOKafkaAdminClient, tmp_path: Path
+) -> None:
+    """As above, the process dies after a dataset-failed event and before the record that closes
+    its input; this time a newer record of the same dataset arrives before the restart. The
+    re-formed batch fails the old and the new record together: that event covers more inputs,
+    so it has another ce_id, and the old input ends up named by two different events (README:
+    duplicates are recognisable by their ce_id). At-least-once mode only: exactly-once writes the
+    event and the closing record in one transaction."""
+    data = generate(tenants=1, products=2, days=200, seed=5)
+    broken = data.datasets[1].dataset_id
+    events = list(sample_events(data, days_per_event=100, invalid=0))
+    first_broken = next(i for i, e in enumerate(events) if e.dataset_id == broken)
+    later = [e for e in events[first_broken + 1 :] if e.dataset_id == broken]
+    batch = [e for e in events if e not in later]
+    config = EmulatorConfig(job_seconds=3.0, fail_datasets=(broken,))
+    with ServerThread(create_app(config)) as url:
+        settings = pipeline_settings(kafka_bootstrap, url, http_port=free_port_pair())
+        topics = chaos_topics(settings)
+        await admin.create_topics(
+            [
+                NewTopic(settings.topic_sales_updated, 1, 1),
+                NewTopic(settings.topic_state, 1, 1, topic_configs=STATE_STALLED),
+            ]
+        )
+        service = ServiceProcess(settings, tmp_path / "service.log")
+        service.start()
+        try:
+            inputs = await produce_wave(kafka_bootstrap, settings.topic_sales_updated, batch)
+            await collect(
+                kafka_bootstrap, [topics.failed], lambda seen: bool(seen[topics.failed]), 90
+            )
+            service.kill()  # if it is still alive
+            inputs += await produce_wave(kafka_bootstrap, settings.topic_sales_updated, later)
+            await admin.alter_configs([state_config(settings.topic_state, STATE_HEALTHY)])
+            service.start()
+            wanted = {i.position for i in inputs}
+
+            def done(seen: Mapping[str, list[Collected]]) -> bool:
+                named = {
+                    (r.value["source"]["partition"], o)
+                    for t in (topics.prediction, topics.failed)
+                    for r in seen[t]
+                    for o in r.value["source"]["offsets"]
+                }
+                return named >= wanted
+
+            seen = await collect(
+                kafka_bootstrap, [topics.prediction, topics.failed], done, timeout_s=150
+            )
+        finally:
+            status = service.terminate()
+    assert status == 0
+    outputs = [as_output(r) for t in (topics.prediction, topics.failed) for r in seen[t]]
+    acc = account(inputs, outputs, topics)
+    assert acc.lost == []
+    assert ce_id_collisions(outputs, topics) == []
+    assert acc.unrecognisable == [], describe(acc.unrecognisable, inputs, outputs)
