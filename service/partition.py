@@ -92,7 +92,8 @@ class PartitionWorker:
         for task in tasks:
             task.cancel()
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            # A task that died of an error has already reported it to Fatal; shutdown goes on.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self.active.clear()
 

@@ -304,6 +304,13 @@ async def test_two_different_dataset_failed_events_never_share_a_ce_id(
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (docs/RELIABILITY.md §5): at-least-once writes dataset-failed events and the "
+    "record closing their input in sequence, not atomically; a crash between them lets a "
+    "re-formed batch name the input again under another ce_id. Fix: carry the failure in the "
+    "closing record and republish it on restore. Exactly-once mode is not affected.",
+)
 async def test_an_input_failed_before_a_crash_is_not_named_by_a_second_event_after_it(
     kafka_bootstrap: str, admin: AIOKafkaAdminClient, tmp_path: Path
 ) -> None:
