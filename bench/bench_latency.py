@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = p.parse_args(argv)
     tenants = args.tenants or (10 if args.quick else 60)
     repeats = args.repeats or 1
-    job_seconds, per_dataset = (1.0, 0.02) if args.quick else (args.job_seconds, args.per_dataset)
+    job_seconds, per_dataset = (0.5, 0.01) if args.quick else (args.job_seconds, args.per_dataset)
     started = time.perf_counter()
     result: dict[str, Any] = {"benchmark": "latency", "machine": c.machine()}
     with c.bench_broker(args.bootstrap) as bootstrap:

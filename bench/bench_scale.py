@@ -314,6 +314,16 @@ def measure(bootstrap: str, tenants: int, datasets: int, repeats: int) -> dict[s
     }
 
 
+def restore_verdict(result: dict[str, Any]) -> str:
+    """Met only if restore was fast enough *and* the group then stayed put: a member evicted
+    because its restore outlived the session timeout restores again and again."""
+    if result["restore_wall_seconds"]["median"] > result["targets"]["restore_seconds"]:
+        return "NOT met"
+    if any(result["rebalances"]) or any(result["evictions"]):
+        return "NOT met (member evicted, group rebalanced)"
+    return "met"
+
+
 def report(result: dict[str, Any]) -> None:
     c.banner("Scale: registry restore, memory and ingest at size", result)
     w = result["workload"]
@@ -331,8 +341,7 @@ def report(result: dict[str, Any]) -> None:
         [
             "restore: serve() start → 6 partitions restored (s)",
             c.fmt_spread(restore, 1),
-            f"≤ {t['restore_seconds']} s: "
-            + ("met" if restore["median"] <= t["restore_seconds"] else "NOT met"),
+            f"≤ {t['restore_seconds']} s: {restore_verdict(result)}",
         ],
         [
             "  of which changelog restore, Σ partitions (s)",

@@ -22,6 +22,7 @@ import asyncio
 import datetime as dt
 import os
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -107,6 +108,9 @@ class Stack:
     use_emulator: bool
     today: dt.date
     broker: LocalKafka | None = None
+    # Set once start_broker has returned or failed: stop() waits for it, because a Ctrl-C can
+    # cancel the await on the starting thread while the thread goes on and starts the broker.
+    broker_settled: threading.Event = field(default_factory=threading.Event)
     children: list[Child] = field(default_factory=list)
     metrics_url: str = ""
     emulator_url: str = ""
@@ -138,7 +142,10 @@ class Stack:
         if self.bootstrap:
             return self.bootstrap
         self.broker = LocalKafka(self.home, free_port_pair())
-        self.took["broker"] = self.broker.start()
+        try:
+            self.took["broker"] = self.broker.start()
+        finally:
+            self.broker_settled.set()
         self.bootstrap = self.broker.bootstrap
         return self.bootstrap
 
@@ -212,6 +219,7 @@ class Stack:
         """Stop everything in reverse start order; return each child's exit code."""
         codes = {c.name: c.stop(grace_s=20.0) for c in reversed(self.children)}
         if self.broker is not None:
+            self.broker_settled.wait(180)  # a broker still starting must be stopped too
             self.broker.stop()
         return codes
 
