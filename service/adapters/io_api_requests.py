@@ -173,6 +173,13 @@ class RequestRunner:
             # A URL that cannot be requested fails the same way every time (config or API bug).
             self._finished(call, "error", started)
             raise IoApiRejectedError(call.operation, f"URL not requestable: {_name(exc)}") from None
+        except (UnicodeEncodeError, httpx.LocalProtocolError) as exc:
+            # A header value HTTP cannot carry (non-ASCII, surrounding spaces, a line break):
+            # the request can never be sent, so retrying would only wait for the job timeout.
+            self._finished(call, "error", started)
+            raise IoApiRejectedError(
+                call.operation, f"request not sendable: {_name(exc)}"
+            ) from None
         except (httpx.TimeoutException, TimeoutError):
             self._finished(call, "error", started)
             detail = f"no answer within {self._config.timeout:g} s"

@@ -32,7 +32,7 @@ from schemas.io_api import (
     UploadDataset,
 )
 from service.adapters.io_api import IoApiClient, IoApiClientConfig
-from service.errors import IoApiNotFoundError, IoApiUnavailableError
+from service.errors import IoApiNotFoundError, IoApiRejectedError, IoApiUnavailableError
 from tests.emulator_fixtures import EmulatorTarget
 from tests.unit.test_io_api_fakes import RecordingObserver
 
@@ -293,6 +293,36 @@ async def test_a_job_still_invisible_after_the_window_is_not_found(
         with pytest.raises(IoApiNotFoundError) as caught:
             await io.get_status(TENANT, presigned.job_id)
     assert not caught.value.retriable
+
+
+async def test_a_non_ascii_header_value_is_rejected_at_once_not_crashing_the_caller(
+    emulator_target: EmulatorTarget, http: httpx.AsyncClient
+) -> None:
+    """A tenant id that cannot be an HTTP header value (the input schema refuses it, but the
+    client must not depend on that) fails as a non-retriable IoApiRejectedError, not a raw
+    UnicodeEncodeError that would crash the run task, and nothing reaches the API."""
+    observer = RecordingObserver()
+    async with IoApiClient(client_config(emulator_target), http, observer) as io:
+        with pytest.raises(IoApiRejectedError, match="not sendable: UnicodeEncodeError") as caught:
+            await io.get_status("tenant-ü", "job")
+    assert not caught.value.retriable
+    assert not any(e[0] == "retried" for e in observer.events)
+    assert await calls(http, "status") == {}
+
+
+async def test_a_header_value_with_surrounding_space_is_rejected_at_once_over_http(
+    emulator_server: str,
+) -> None:
+    """Over a real connection h11 refuses such a header (LocalProtocolError, an httpx transport
+    error): it is a rejection, not a connection error retried until the job timeout."""
+    target = EmulatorTarget("http", emulator_server)
+    observer = RecordingObserver()
+    async with target.client() as http, IoApiClient(client_config(target), http, observer) as io:
+        with pytest.raises(IoApiRejectedError, match="not sendable: LocalProtocolError") as caught:
+            await io.get_status(" tenant", "job")
+        assert await calls(http, "status") == {}
+    assert not caught.value.retriable
+    assert not any(e[0] == "retried" for e in observer.events)
 
 
 async def test_no_secret_reaches_the_logs_or_errors(
