@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import logging
 import os
 import platform
 import socket
@@ -23,14 +22,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from service.devkit.kafka_local import LocalKafka, free_port_pair
-from service.logs import redact
+from service.logs import configure_logging
 
 REPO = Path(__file__).resolve().parents[1]
 # Absolute: the launcher hands ``home`` to mvn, which resolves relative paths against the POM.
@@ -267,33 +265,16 @@ def grid_events(
 
 # ---------------------------------------------------------------- logs, waiting
 @contextlib.contextmanager
-def logs_to(path: Path, level: int = logging.INFO) -> Iterator[None]:
+def logs_to(path: Path, level: str = "info") -> Iterator[None]:
     """The service's production log pipeline (JSON lines, redaction) into ``path`` for the
     block; warnings and errors to stderr after it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as stream:
-        _configure(stream, level)
+        configure_logging("json", level, stream)
         try:
             yield
         finally:
-            _configure(sys.stderr, logging.WARNING)
-
-
-def _configure(stream: TextIO, level: int) -> None:
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            redact,
-            structlog.processors.JSONRenderer(),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(stream),
-        cache_logger_on_first_use=False,
-    )
-    logging.basicConfig(level=logging.WARNING, stream=stream, force=True)
+            configure_logging("json", "warning", sys.stderr)
 
 
 async def read_topic(

@@ -11,7 +11,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -46,9 +46,14 @@ def redact(
     return event_dict
 
 
-def configure_logging(fmt: str = "auto", level: str = "info") -> None:
-    """Configure structlog (and stdlib logging from libraries) once, at start-up."""
-    json_lines = fmt == "json" or (fmt == "auto" and not sys.stdout.isatty())
+def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
+    """Configure structlog (and stdlib logging from libraries) once, at start-up.
+
+    ``stream`` (default stdout) receives both. Given a stream, configuring again replaces the
+    previous set-up (the benchmarks switch log files between runs of the service).
+    """
+    out = stream or sys.stdout
+    json_lines = fmt == "json" or (fmt == "auto" and not out.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer()
     )
@@ -62,9 +67,12 @@ def configure_logging(fmt: str = "auto", level: str = "info") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
-        cache_logger_on_first_use=True,
+        logger_factory=structlog.PrintLoggerFactory(out),
+        cache_logger_on_first_use=stream is None,
     )
     logging.basicConfig(
-        level=logging.WARNING, stream=sys.stdout, format="%(name)s %(levelname)s %(message)s"
+        level=logging.WARNING,
+        stream=out,
+        format="%(name)s %(levelname)s %(message)s",
+        force=stream is not None,
     )
