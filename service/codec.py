@@ -12,19 +12,30 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import sys
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from pydantic import BaseModel, ValidationError
 
-from schemas.events import OUTPUT_EVENT_TYPES, SalesUpdated
+from schemas.events import (
+    OUTPUT_EVENT_TYPES,
+    SalesUpdated,
+    plausible_dates,
+    sales_updated_fields,
+)
+from schemas.events import StockItem as WireStockItem
 from service.domain.model import ForecastSpec, Period, SalesEvent, StockItem, Txn
 
 CE_SOURCE = "io-bridge"
 Headers = tuple[tuple[str, bytes], ...]
+# pydantic's JSON parser refuses integer literals of more than 4,300 digits, as Python's int()
+# does by default; a lower limit set for this process would make json.loads stricter.
+_JSON_INT_DIGITS = 4300
+_new = tuple.__new__
 
 
-@dataclass(frozen=True, slots=True)
-class InboundRecord:
+class InboundRecord(NamedTuple):
     """One consumed record, independent of the Kafka client."""
 
     topic: str
@@ -53,10 +64,29 @@ class OutboundRecord:
     partition: int | None = None
 
 
-def decode_sales_updated(  # noqa: PLR0911 - one early return per way a record can be bad
+def decode_sales_updated(
     record: InboundRecord, *, max_bytes: int, today: dt.date
 ) -> SalesEvent | Rejection:
-    """Validate one input record; never raises for bad input."""
+    """Validate one input record; never raises for bad input.
+
+    A valid plain JSON record or binary CloudEvent 1.0 is decoded by the fast path; the others
+    (structured CloudEvents, and every bad record) take the full way, which names the error.
+    Both accept exactly the same records, as the same events.
+    """
+    value = record.value
+    if value is not None and len(value) <= max_bytes:
+        envelope = _fast_envelope(record.headers, value)
+        if envelope is not None:
+            event = _decode_fast(record, value, today, plain=envelope)
+            if event is not None:
+                return event
+    return _decode_full(record, max_bytes=max_bytes, today=today)
+
+
+def _decode_full(  # noqa: PLR0911 - one early return per way a record can be bad
+    record: InboundRecord, *, max_bytes: int, today: dt.date
+) -> SalesEvent | Rejection:
+    """``json.loads``, the envelope, then :class:`SalesUpdated`: the reference for the fast path."""
     if record.value is None:
         return Rejection("empty", "record has no value (tombstone)")
     if len(record.value) > max_bytes:
@@ -79,6 +109,71 @@ def decode_sales_updated(  # noqa: PLR0911 - one early return per way a record c
     if record.key is not None and record.key != event.tenant_id.encode():
         return Rejection("key_mismatch", "record key differs from tenantId (key by tenantId)")
     return _to_domain(event, record.offset, len(record.value))
+
+
+def _fast_envelope(headers: Headers, value: bytes) -> bool | None:
+    """Whether the fast path may decode the record: True for plain JSON, False for a binary
+    CloudEvent 1.0 (its value is the data as is), None for anything else (as ``_unwrap``)."""
+    if 0 < sys.get_int_max_str_digits() < _JSON_INT_DIGITS:
+        return None  # json.loads would refuse integer literals the fast parser takes
+    if not headers:
+        return b"specversion" not in value or None
+    named = {name.lower(): v for name, v in headers}
+    if "ce_specversion" in named:
+        return False if named["ce_specversion"] == b"1.0" else None
+    if (named.get("content-type") or b"").startswith(b"application/cloudevents+json"):
+        return None
+    # Most likely a structured CloudEvent without its content type; _decode_fast also checks.
+    return b"specversion" not in value or None
+
+
+def _decode_fast(
+    record: InboundRecord, value: bytes, today: dt.date, *, plain: bool
+) -> SalesEvent | None:
+    """The event when the fast path accepts the record, else None (then the full way decides:
+    both accept the same records, and only the full way names errors)."""
+    try:
+        value.decode("utf-8")  # strict, as json.loads's input (pydantic's parser agrees today)
+        wire = sales_updated_fields(value)
+    except (UnicodeDecodeError, ValidationError):
+        return None
+    if plain and "specversion" in wire and "data" in wire:
+        return None  # an escaped "specversion" key: a structured CloudEvent after all
+    tenant = wire["tenant_id"]
+    if record.key is not None and record.key != tenant.encode():
+        return None
+    # tuple.__new__ builds the same named tuple without the Python frame of Txn's __new__.
+    txns = tuple(
+        [
+            _new(
+                Txn,
+                (
+                    t["transaction_id"],
+                    t["departure_date"],
+                    t["quantity"],
+                    t.get("unit_price"),
+                    t.get("unit_cost"),
+                ),
+            )
+            for t in wire["transactions"]
+        ]
+    )
+    if not plausible_dates({t.date for t in txns}, today):
+        return None
+    forecast = wire.get("forecast")
+    return _new(
+        SalesEvent,
+        (
+            tenant,
+            wire["dataset_id"],
+            txns,
+            record.offset,
+            len(value),
+            _stock_item(wire.get("stock_item")),
+            ForecastSpec(forecast.frequency, forecast.horizon) if forecast else None,
+            wire.get("retrain", False),
+        ),
+    )
 
 
 def _unwrap(body: object, headers: dict[str, bytes]) -> object:
@@ -114,15 +209,6 @@ def _to_domain(event: SalesUpdated, offset: int, size: int) -> SalesEvent:
         Txn(t.transaction_id, t.departure_date.isoformat(), t.quantity, t.unit_price, t.unit_cost)
         for t in event.transactions
     )
-    stock = None
-    if (s := event.stock_item) is not None:
-        stock = StockItem(
-            inventory=s.current_inventory_level,
-            service_level=s.wanted_service_level,
-            time_to_next_order=Period(s.time_to_next_order.value, s.time_to_next_order.granularity),
-            supplier_id=s.supplier.supplier_id,
-            lead_time=Period(s.supplier.lead_time.value, s.supplier.lead_time.granularity),
-        )
     forecast = (
         ForecastSpec(event.forecast.frequency, event.forecast.horizon) if event.forecast else None
     )
@@ -132,9 +218,21 @@ def _to_domain(event: SalesUpdated, offset: int, size: int) -> SalesEvent:
         transactions=txns,
         offset=offset,
         size=size,
-        stock_item=stock,
+        stock_item=_stock_item(event.stock_item),
         forecast=forecast,
         retrain=event.retrain,
+    )
+
+
+def _stock_item(s: WireStockItem | None) -> StockItem | None:
+    if s is None:
+        return None
+    return StockItem(
+        inventory=s.current_inventory_level,
+        service_level=s.wanted_service_level,
+        time_to_next_order=Period(s.time_to_next_order.value, s.time_to_next_order.granularity),
+        supplier_id=s.supplier.supplier_id,
+        lead_time=Period(s.supplier.lead_time.value, s.supplier.lead_time.granularity),
     )
 
 

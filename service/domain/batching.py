@@ -30,12 +30,16 @@ class DatasetBatch:
 
     def add(self, event: SalesEvent) -> None:
         # Dedupe by transactionId (last wins, as the IO API's merge does); latest snapshot wins.
+        txns = self.txns
         for txn in event.transactions:
-            self.txns[txn.id] = txn
+            txns[txn.id] = txn
         self.offsets.append(event.offset)
-        self.stock_item = event.stock_item or self.stock_item
-        self.forecast = event.forecast or self.forecast
-        self.retrain = self.retrain or event.retrain
+        if event.stock_item is not None:
+            self.stock_item = event.stock_item
+        if event.forecast is not None:
+            self.forecast = event.forecast
+        if event.retrain:
+            self.retrain = True
 
 
 @dataclass(slots=True)
@@ -49,7 +53,10 @@ class Batch:
     size: int = 0
 
     def add(self, event: SalesEvent) -> None:
-        self.datasets.setdefault(event.dataset, DatasetBatch()).add(event)
+        dataset = self.datasets.get(event.dataset)
+        if dataset is None:
+            dataset = self.datasets[event.dataset] = DatasetBatch()
+        dataset.add(event)
         self.size += event.size
 
     @property
@@ -74,12 +81,14 @@ class Batcher:
     partition: int
     limits: BatchLimits
     batches: dict[str, Batch] = field(default_factory=dict)
+    _pending_bytes: int = field(default=0, init=False, repr=False)  # Σ batch.size, by add, take
 
     def add(self, event: SalesEvent, now: float) -> None:
         batch = self.batches.get(event.tenant)
         if batch is None:
             batch = self.batches[event.tenant] = Batch(event.tenant, self.partition, now)
         batch.add(event)
+        self._pending_bytes += event.size
 
     def due(self, now: float) -> list[tuple[str, str]]:
         """(tenant, trigger) of every batch that should flush now, oldest first."""
@@ -87,7 +96,9 @@ class Batcher:
         return [(tenant, why) for _, tenant, why in sorted(ready) if why is not None]
 
     def take(self, tenant: str) -> Batch:
-        return self.batches.pop(tenant)
+        batch = self.batches.pop(tenant)
+        self._pending_bytes -= batch.size
+        return batch
 
     def full(self, tenant: str) -> bool:
         """True when the tenant's batch reached a size limit (it must flush before growing)."""
@@ -96,4 +107,5 @@ class Batcher:
 
     @property
     def pending_bytes(self) -> int:
-        return sum(b.size for b in self.batches.values())
+        """Bytes of all open batches (read after every fetch: no scan of the batches)."""
+        return self._pending_bytes

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.events import EARLIEST_DATE, MAX_HORIZON, MAX_QUANTITY, MAX_TRANSACTIONS_PER_EVENT
-from service.codec import InboundRecord, Rejection, dead_letter, decode_sales_updated
+from service.codec import InboundRecord, Rejection, _decode_full, dead_letter, decode_sales_updated
 from service.domain.model import SalesEvent
 
 TODAY = dt.date(2026, 6, 30)
@@ -44,6 +44,14 @@ def decode(
 ) -> SalesEvent | Rejection:
     record = InboundRecord("sales", 2, 41, key, value, headers)  # type: ignore[arg-type]
     return decode_sales_updated(record, max_bytes=MAX_BYTES, today=TODAY)
+
+
+def decode_fully(
+    value: bytes | None, key: bytes | None = b"t1", headers: Headers = ()
+) -> SalesEvent | Rejection:
+    """The full way only (json.loads and SalesUpdated): what the fast path must agree with."""
+    record = InboundRecord("sales", 2, 41, key, value, headers)  # type: ignore[arg-type]
+    return _decode_full(record, max_bytes=MAX_BYTES, today=TODAY)
 
 
 # ---------------------------------------------------------------- strategies
@@ -180,7 +188,96 @@ def enveloped(draw: st.DrawFn) -> tuple[bytes, Headers, bytes | None]:
     return value, headers, key
 
 
+def same(one: SalesEvent | Rejection, other: SalesEvent | Rejection) -> bool:
+    """Equal, and with the same types (repr tells 2 from 2.0, True from 1 and -0.0 from 0.0)."""
+    return one == other and repr(one) == repr(other)
+
+
+# Textual variations json.dumps never writes: each is spliced into a valid event's JSON text.
+ODD_MEMBERS = [
+    b'"x": NaN',
+    b'"x": [Infinity, -Infinity, 1e400, -0, 1E+2]',
+    b'"x": ' + b"9" * 4300,
+    b'"x": -' + b"9" * 4301,
+    b'"x": "\\ud800"',
+    b'"x": "\\udc00\\ud800"',
+    b'"x": "tab\there"',
+    b'"x": "\xc3\xa9\xe2\x82\xac"',
+    b'"x": "\xc0\x80"',
+    b'"x": ' + b"[" * 250 + b"]" * 250,
+    b'"spec\\u0076ersion": "1.0", "data": {"tenantId": "t1"}',
+    b'"specversion": "1.0"',
+    b'"data": {}',
+    b'"tenantId": "t1"',
+    b'"tenantId": "t2"',
+    b'"tenant_id": "t2"',
+    b'"dataset_id": "d2"',
+    b'"\\u0074enantId": "t3"',
+    b'"stock_item": null',
+    b'"retrain": "yes"',
+    b'"retrain": 1.0',
+]
+ODD_NUMBERS = [
+    b"3",
+    b"3.0",
+    b"3e0",
+    b"30E-1",
+    b"0.30000000000000000000001e1",
+    b"-0",
+    b"1e9",
+    b"1e-400",
+]
+
+
+@st.composite
+def odd_texts(draw: st.DrawFn) -> bytes:
+    """A valid (or mutated) event's JSON with odd members added at the front or the back, and
+    its first quantity written in another number format."""
+    text = json.dumps(draw(mutated_events())).encode()
+    if draw(st.booleans()):
+        text = text.replace(
+            b'"quantity": 3', b'"quantity": ' + draw(st.sampled_from(ODD_NUMBERS)), 1
+        )
+    for member in draw(st.lists(st.sampled_from(ODD_MEMBERS), max_size=3)):
+        if draw(st.booleans()):
+            text = b"{" + member + b", " + text[1:]
+        else:
+            text = text[:-1] + b", " + member + b"}"
+    return text
+
+
 # ---------------------------------------------------------------- properties
+@PROPERTY
+@given(
+    value=st.one_of(
+        st.none(),
+        st.binary(max_size=400),
+        json_values.map(lambda v: json.dumps(v).encode()),
+        enveloped().map(lambda case: case[0]),
+        odd_texts(),
+    ),
+    key=keys,
+    headers=headers_st,
+)
+def test_the_fast_path_decodes_every_record_exactly_as_the_full_way(
+    value: bytes | None, key: bytes | None, headers: Headers
+) -> None:
+    """Bytes, JSON of any shape, mutated events in any envelope, JSON texts with duplicate,
+    escaped or alternatively spelled keys, literals only Python's parser takes and numbers in
+    other formats: the same event, or the same rejection with the same message."""
+    assert same(decode(value, key, headers), decode_fully(value, key, headers))
+
+
+@PROPERTY
+@given(enveloped())
+def test_the_fast_path_decodes_mutated_events_in_their_envelopes_as_the_full_way(
+    case: tuple[bytes, Headers, bytes | None],
+) -> None:
+    """Mutated events with the key and headers of their envelope (mostly accepted ones)."""
+    value, headers, key = case
+    assert same(decode(value, key, headers), decode_fully(value, key, headers))
+
+
 @PROPERTY
 @given(value=st.one_of(st.none(), st.binary(max_size=400)), key=keys, headers=headers_st)
 def test_decoding_never_raises_for_arbitrary_bytes_and_headers(

@@ -80,3 +80,25 @@ def test_taking_a_batch_removes_it() -> None:
     batch = batcher.take("a")
     assert batch.offsets == [1]
     assert batcher.batches == {}
+
+
+def test_pending_bytes_count_the_open_batches_only() -> None:
+    """Adding grows the pending bytes by the event's size; taking a batch gives its bytes back."""
+    batcher = Batcher(0, LIMITS)
+    batcher.add(event("a", "d1", 1, size=30), now=0)
+    batcher.add(event("a", "d2", 2, size=12), now=0)
+    batcher.add(event("b", "d1", 3, size=5), now=0)
+    assert batcher.pending_bytes == 47
+    batcher.take("a")
+    assert batcher.pending_bytes == 5
+    batcher.add(event("a", "d1", 4, size=8), now=1)
+    assert batcher.pending_bytes == 13
+
+
+def test_an_event_without_a_snapshot_or_a_retrain_request_keeps_the_earlier_ones() -> None:
+    """retrain stays requested once an event of the batch asked for it."""
+    batcher = Batcher(0, LIMITS)
+    requested = SalesEvent("a", "d1", (Txn("x", "2025-01-01", 1.0),), 1, 10, retrain=True)
+    batcher.add(requested, now=0)
+    batcher.add(event("a", "d1", 2), now=0)
+    assert batcher.batches["a"].datasets["d1"].retrain
