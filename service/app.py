@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -65,8 +66,8 @@ class Health:
         self.beats: dict[str, float] = {}
         self.ready = False
         self.broker_ok = False
-        self.joined = False  # the first assignment (possibly empty) has been restored
-        self.restoring: set[int] = set()
+        self.joined = False  # the first assignment (possibly empty) has been received
+        self.restoring: set[int] = set()  # assigned partitions not restored yet
 
     def beat(self, loop: str) -> None:
         self.beats[loop] = self._clock()
@@ -102,6 +103,7 @@ class App:
         self._metrics = metrics
         self._health = health
         self.workers: dict[int, PartitionWorker] = {}
+        self._restores: dict[int, asyncio.Task[None]] = {}  # partitions still being restored
         self._committed: dict[tuple[str, int], int] = {}
         self._wake_positions: dict[int, int] = {}
         self._stop = asyncio.Event()
@@ -134,6 +136,7 @@ class App:
             raise self._fatal.error
 
     async def _shutdown(self) -> None:
+        await self._cancel_restores(list(self._restores))  # no worker appears from now on
         for worker in list(self.workers.values()):
             await worker.stop()
         await self._publisher.flush()  # in-flight changelog writes land before we leave
@@ -163,7 +166,6 @@ class App:
                 # restore) has not finished: read them again once the worker exists.
                 refetch.setdefault(record.partition, record.offset)
                 continue
-            self._metrics.events_consumed.inc()
             worker.tracker.consumed(record.offset)
             if worker.skipped(record.offset):
                 continue
@@ -178,6 +180,9 @@ class App:
                 dead.append((worker, letter, record.offset))
             else:
                 worker.add(decoded)
+        self._metrics.events_consumed.inc(
+            sum(r.topic != self._input.wake_topic and r.partition in self.workers for r in records)
+        )
         for partition, offset in refetch.items():
             self._input.seek(partition, offset)
         if dead:
@@ -273,6 +278,7 @@ class App:
         blocked = {p for p, w in self.workers.items() if full or w.blocked()}
         self._input.pause(blocked)
         self._input.resume(set(self.workers) - blocked)
+        self._metrics.partitions_paused.set(len(blocked))
 
     def _observe_lag(self) -> None:
         for partition, worker in self.workers.items():
@@ -284,21 +290,28 @@ class App:
 
     # ------------------------------------------------------------ rebalances
     async def _on_assigned(self, partitions: list[int]) -> None:
-        """Restore each new partition from the changelog before any of its input is read
-        (partitions restore concurrently: each is its own changelog partition)."""
-        self._input.pause(partitions)  # resumed by the back-pressure check once restored
-        new = [p for p in partitions if p not in self.workers]
+        """Start restoring each new partition from the changelog, and return at once: aiokafka
+        sends no heartbeats while this callback runs, so a long restore here would get the
+        member evicted. A new partition stays paused until its worker exists (then the
+        back-pressure check resumes it); records fetched before that are read again (``_accept``).
+        Partitions restore concurrently: each is its own changelog partition."""
+        new = [p for p in partitions if p not in self.workers and p not in self._restores]
+        self._input.pause(new)
         self._health.restoring.update(new)
-        await asyncio.gather(*(self._restore(p) for p in new))
-        self._metrics.partitions_assigned.set(len(self.workers))
+        for partition in new:
+            task = asyncio.create_task(self._restore(partition), name=f"restore-{partition}")
+            task.add_done_callback(functools.partial(self._restore_ended, partition))
+            self._restores[partition] = task
         self._health.joined = True
 
     async def _restore(self, partition: int) -> None:
         snapshot = await self._changelog.restore(partition)
         worker = PartitionWorker(partition, self._ctx)
+        await worker.republish(snapshot)
         worker.restore(snapshot)
         self.workers[partition] = worker
         self._health.restoring.discard(partition)
+        self._metrics.partitions_assigned.set(len(self.workers))
         self._metrics.restore_duration.observe(snapshot.seconds)
         log.info(
             "partition_assigned",
@@ -309,8 +322,28 @@ class App:
             seconds=round(snapshot.seconds, 3),
         )
 
+    def _restore_ended(self, partition: int, task: asyncio.Task[None]) -> None:
+        """A restore that failed is a crash like a run's: the service stops (``Fatal``), and
+        the partition is not left paused and unready for ever."""
+        if self._restores.get(partition) is task:
+            del self._restores[partition]
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("restore_failed", partition=partition)
+            self._fatal(error)
+
+    async def _cancel_restores(self, partitions: list[int]) -> None:
+        """Cancel the unfinished restores of ``partitions`` and wait until they have ended."""
+        tasks = [task for p in partitions if (task := self._restores.pop(p, None)) is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        self._health.restoring.difference_update(partitions)
+
     async def _on_revoked(self, partitions: list[int]) -> None:
-        """Stop the partitions' work and commit what is handed off while we still own them."""
+        """Stop the partitions' work (restores still running included) and commit what is
+        handed off while we still own them."""
+        await self._cancel_restores(partitions)
         leaving = [p for p in partitions if p in self.workers]
         for partition in leaving:
             await self.workers[partition].stop()

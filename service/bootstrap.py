@@ -57,7 +57,7 @@ def webhook(s: Settings) -> io_api.Webhook | None:
 
 def poll_policy(s: Settings) -> PollPolicy:
     return PollPolicy(
-        first_seconds=s.poll_first_seconds,
+        first_seconds=s.first_poll_seconds,
         max_seconds=s.poll_max_seconds,
         timeouts={
             JobKind.VALIDATION: s.job_timeout_validation_seconds,
@@ -126,6 +126,7 @@ async def serve(
             group_id=settings.group_id,
             max_poll_records=500,
             wake_topic=settings.topic_wakeups if settings.webhooks_enabled else None,
+            session_timeout_ms=int(settings.kafka_session_timeout_seconds * 1000),
         )
         limits = AppLimits(
             settings.max_event_bytes,

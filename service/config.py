@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: str | None = None
+    kafka_session_timeout_seconds: float = Field(default=45.0, gt=0)
     exactly_once: bool = False
     transactional_id: str | None = None  # exactly-once: default "<group>-<client id>-<host>"
 
@@ -90,7 +91,9 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(default=1_000_000, ge=1024)
     max_pending_bytes: int = Field(default=64_000_000, ge=1024)
     max_runs_in_flight: int = Field(default=200, ge=1)
-    poll_first_seconds: float = Field(default=0.5, gt=0)
+    # None: 0.5 s, or the cap when webhooks are on (the callback ends the wait; a poll is the
+    # fallback, and an early one would only spend a call).
+    poll_first_seconds: float | None = Field(default=None, gt=0)
     poll_max_seconds: float = Field(default=10.0, gt=0)
     job_timeout_validation_seconds: float = Field(default=900.0, gt=0)
     job_timeout_training_seconds: float = Field(default=3600.0, gt=0)
@@ -113,6 +116,13 @@ class Settings(BaseSettings):
     @property
     def webhooks_enabled(self) -> bool:
         return self.webhook_public_url is not None
+
+    @property
+    def first_poll_seconds(self) -> float:
+        """The first poll's delay after a job starts (``poll_first_seconds``, or its default)."""
+        if self.poll_first_seconds is not None:
+            return self.poll_first_seconds
+        return self.poll_max_seconds if self.webhooks_enabled else 0.5
 
     @model_validator(mode="after")
     def _webhook_needs_a_key(self) -> Settings:

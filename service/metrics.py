@@ -57,6 +57,11 @@ class Metrics:
         self.pending_batch_bytes = Gauge(
             f"{PREFIX}_pending_batch_bytes", "Input bytes held in unflushed batches", registry=r
         )
+        self.partitions_paused = Gauge(
+            f"{PREFIX}_partitions_paused",
+            "Owned input partitions not read because of back-pressure",
+            registry=r,
+        )
 
     def _runs(self, r: CollectorRegistry) -> None:
         self.runs = Gauge(f"{PREFIX}_runs", "Runs by current state", ["state"], registry=r)

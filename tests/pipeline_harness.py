@@ -35,6 +35,8 @@ FAST = {
     "http_host": "127.0.0.1",
     "classification_interval_seconds": 3600.0,
     "shutdown_grace_seconds": 10.0,
+    # A SIGKILLed member holds its partitions this long: short, so crash tests fail over fast.
+    "kafka_session_timeout_seconds": 10.0,
     "io_backoff_base_seconds": 0.05,
     "io_backoff_max_seconds": 0.5,
 }

@@ -20,6 +20,10 @@ from service.codec import InboundRecord
 
 log = structlog.get_logger(__name__)
 PartitionsCallback = Callable[[list[int]], Awaitable[None]]
+# Kafka's Java default since 3.0 (KIP-735); aiokafka's own is 10 s, which a busy event loop or a
+# long rebalance callback can miss, and the member is then evicted and the group rebalances.
+SESSION_TIMEOUT_MS = 45_000
+HEARTBEAT_INTERVAL_MS = 3_000
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc] # aiokafka is untyped
@@ -44,6 +48,7 @@ class KafkaInput:
         group_id: str,
         max_poll_records: int,
         wake_topic: str | None = None,
+        session_timeout_ms: int = SESSION_TIMEOUT_MS,
     ) -> None:
         self.topic = topic
         self.wake_topic = wake_topic
@@ -59,6 +64,10 @@ class KafkaInput:
             isolation_level="read_committed",
             max_poll_records=max_poll_records,
             max_partition_fetch_bytes=4 * 1024 * 1024,
+            # How long the broker waits for a silent member (a crashed one holds its partitions
+            # that long), and the heartbeat at most a third of it (the usual ratio).
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=min(HEARTBEAT_INTERVAL_MS, session_timeout_ms // 3),
         )
 
     async def start(self, assigned: PartitionsCallback, revoked: PartitionsCallback) -> None:

@@ -38,16 +38,22 @@ class TenantRecord:
 
 @dataclass(slots=True)
 class Registry:
-    """Datasets and tenants of one partition."""
+    """Datasets and tenants of one partition (a partition may hold ~170,000 datasets).
 
-    datasets: dict[tuple[str, str], DatasetRecord] = field(default_factory=dict)
+    Datasets are kept per tenant (tenant → dataset id → record): classification asks for one
+    tenant's datasets after every prediction run, which then costs that tenant's size, not the
+    partition's; and one small dict per tenant takes less memory than tuple keys in one dict.
+    """
+
+    datasets: dict[str, dict[str, DatasetRecord]] = field(default_factory=dict)
     tenants: dict[str, TenantRecord] = field(default_factory=dict)
 
     def dataset(self, tenant: str, dataset: str) -> DatasetRecord | None:
-        return self.datasets.get((tenant, dataset))
+        own = self.datasets.get(tenant)
+        return None if own is None else own.get(dataset)
 
     def put(self, record: DatasetRecord) -> None:
-        self.datasets[(record.tenant, record.dataset)] = record
+        self.datasets.setdefault(record.tenant, {})[record.dataset] = record
 
     def tenant(self, tenant: str) -> TenantRecord:
         return self.tenants.get(tenant) or TenantRecord(tenant)
@@ -57,8 +63,5 @@ class Registry:
 
     def priced_datasets(self, tenant: str) -> list[str]:
         """Trained datasets of the tenant with price data: what classification can use."""
-        return sorted(
-            r.dataset
-            for (t, _), r in self.datasets.items()
-            if t == tenant and r.has_price and r.trained_at is not None
-        )
+        own = self.datasets.get(tenant, {})
+        return sorted(d for d, r in own.items() if r.has_price and r.trained_at is not None)

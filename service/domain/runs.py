@@ -55,7 +55,8 @@ FINISHED = frozenset({RunState.DONE, RunState.FAILED})
 
 @dataclass(frozen=True, slots=True)
 class PollPolicy:
-    """Per-job polling: first interval, doubling to a cap, ±20 % jitter; a timeout per kind."""
+    """Per-job polling: first interval, doubling, ±20 % jitter, never longer than the cap; a
+    timeout per kind."""
 
     first_seconds: float
     max_seconds: float
@@ -67,7 +68,7 @@ class PollPolicy:
         # Deterministic jitter (pure domain: no random source), spread over jobs and polls.
         digest = hashlib.blake2b(f"{job_id}:{polls}".encode(), digest_size=2).digest()
         spread: float = 0.8 + 0.4 * int.from_bytes(digest) / 0xFFFF
-        return base * spread
+        return min(self.max_seconds, base * spread)  # jitter must not push a wait past the cap
 
 
 @dataclass(frozen=True, slots=True)

@@ -318,11 +318,11 @@ async def prefill_changelog(settings: Settings, per_partition: int) -> None:
 async def test_readyz_answers_503_until_a_long_changelog_restore_has_finished(
     kafka_bootstrap: str, emulator_server: str
 ) -> None:
-    """With thousands of changelog records to restore, /readyz is 503 while partitions are
+    """With 120,000 changelog records to restore, /readyz is 503 while partitions are
     still being restored and turns 200 only after all three are; /healthz is 200 throughout."""
     port = free_port()
     settings = pipeline_settings(kafka_bootstrap, emulator_server, http_port=port)
-    await prefill_changelog(settings, per_partition=10_000)
+    await prefill_changelog(settings, per_partition=40_000)
     async with client() as http:
         watcher = asyncio.create_task(watch_readiness(http, port))
         try:
@@ -341,18 +341,18 @@ async def test_readyz_answers_503_until_a_long_changelog_restore_has_finished(
     assert details <= {"starting", "joining the consumer group"} | {
         d for d in details if d.startswith("restoring partitions [")
     }
-    # Counts only grow, so a probe that saw fewer than three restored before asking /readyz
-    # must have been told 503, and the 200 came with all three restored (asserted above).
-    # Whether a probe lands between two restore chunks is timing; one before the first is not.
-    assert all(p.status == 503 for p in answered if p.before < 3)
-    assert any(p.after < 3 for p in waiting)
+    # Counts only grow and /readyz is asked before ``after`` is read: a probe that still saw
+    # fewer than three restored after its answer must have been told 503 (and the 200 came
+    # with all three restored, asserted above).
+    assert all(p.status == 503 for p in answered if p.after < 3)
+    assert any(p.after < 3 for p in waiting), "no probe landed while partitions were restoring"
     assert {p.live for p in answered} == {200}
     restored = [
         (e["partition"], e["records"], e["datasets"])
         for e in logs
         if e["event"] == "partition_assigned"
     ]
-    assert sorted(restored) == [(p, 10_000, 10_000) for p in range(3)]
+    assert sorted(restored) == [(p, 40_000, 40_000) for p in range(3)]
 
 
 # ---------------------------------------------------------------- logs of a service process

@@ -55,11 +55,19 @@ def test_a_new_run_uploads_its_datasets_first() -> None:
 
 
 def test_polls_back_off_from_the_first_interval_to_the_cap_with_jitter() -> None:
-    """Intervals double from ~1 s and never exceed the cap by more than the jitter."""
+    """Intervals double from ~1 s to the cap, jittered by up to 20 % but never past the cap."""
     intervals = [POLICY.interval("job", n) for n in range(8)]
     assert 0.8 <= intervals[0] <= 1.2
-    assert all(6.4 <= i <= 9.6 for i in intervals[4:])
+    assert all(6.4 <= i <= 8.0 for i in intervals[4:])
     assert intervals[1] > intervals[0] * 1.3
+
+
+def test_jitter_never_makes_a_wait_longer_than_the_cap_but_still_spreads_below_it() -> None:
+    """Across many jobs at the cap, waits stay within [0.8 × cap, cap] and are not all equal."""
+    waits = [POLICY.interval(f"job-{n}", polls) for n in range(500) for polls in (3, 4, 30)]
+    assert max(waits) == POLICY.max_seconds
+    assert min(waits) >= 0.8 * POLICY.max_seconds
+    assert len({round(w, 3) for w in waits}) > 100
 
 
 def test_waiting_then_polling_follows_the_schedule() -> None:
