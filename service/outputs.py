@@ -27,6 +27,14 @@ class Topics:
     def __init__(self, prediction: str, classification: str, failed: str) -> None:
         self.prediction, self.classification, self.failed = prediction, classification, failed
 
+    def event_type(self, topic: str) -> str:
+        """The ``type`` label of io_bridge_events_published_total for an output topic."""
+        return {
+            self.prediction: "prediction-ready",
+            self.classification: "classification-ready",
+            self.failed: "dataset-failed",
+        }[topic]
+
 
 def upload_body(
     datasets: dict[str, DatasetBatch], names: Iterable[str], webhook: io_api.Webhook | None = None

@@ -16,10 +16,12 @@ import structlog
 
 from service.adapters.state_changelog import (
     ClosedOffsets,
+    Outboxed,
     PartitionSnapshot,
     StateChangelog,
     closed_key,
     dataset_key,
+    outbox_key,
     run_key,
     tenant_key,
 )
@@ -29,7 +31,7 @@ from service.domain.model import SalesEvent
 from service.domain.offsets import OffsetTracker
 from service.domain.policies import ClassificationPolicy, TrainingPolicy
 from service.domain.registry import DatasetRecord, Registry, TenantRecord
-from service.domain.runs import Plan, Run, RunKind, RunState, Step
+from service.domain.runs import Failure, Plan, Run, RunKind, RunState, Step
 from service.metrics import Metrics
 from service.outputs import Topics, dataset_failed
 from service.ports import Publisher
@@ -67,6 +69,7 @@ class PartitionWorker:
         self.finished: dict[str, Run] = {}
         self.closed: set[int] = set()  # final without a run record (DLQ, failed before hand-off)
         self.skip: set[int] = set()
+        self.outbox: dict[bytes, Outboxed] = {}  # changelog key -> event written before publish
 
     # ------------------------------------------------------------ life cycle
     def restore(self, snapshot: PartitionSnapshot) -> None:
@@ -77,6 +80,7 @@ class PartitionWorker:
             self.registry.put_tenant(tenant)
         self.closed = set(snapshot.closed)
         self.skip.update(snapshot.closed)
+        self.outbox = dict(snapshot.outbox)
         for run in sorted(snapshot.runs, key=lambda r: r.created_at):
             self.skip.update(run.offsets)  # handed off: a re-consumed copy must not run again
             if run.finished:
@@ -85,6 +89,15 @@ class PartitionWorker:
                 log.warning("restore_second_run", tenant=run.tenant, run_id=run.run_id)
             else:
                 self._spawn(run, None)
+
+    async def republish(self, snapshot: PartitionSnapshot) -> None:
+        """Publish again the events a previous owner wrote to the outbox: it may have died
+        before publishing them (same ce_id: a consumer that saw the first copy drops this one).
+        Awaited before ``restore`` and before the partition's input is read, so no commit
+        passes their inputs first."""
+        if snapshot.outbox:
+            await self.ctx.publisher.send([o.event for o in snapshot.outbox.values()])
+            log.info("outbox_republished", partition=self.partition, events=len(snapshot.outbox))
 
     async def stop(self) -> None:
         """Cancel every run task (their progress is in the changelog) and wait for them."""
@@ -229,25 +242,49 @@ class PartitionWorker:
         """Publish the step's outputs and failures with the run's changelog records, as one
         unit (one transaction in exactly-once mode), before the run's next API call."""
         run = step.run
-        records = [*outputs, *(dataset_failed(self.ctx.topics, run, f) for f in step.failures)]
+        failed = [(f, dataset_failed(self.ctx.topics, run, f)) for f in step.failures]
+        events = [*outputs, *(event for _, event in failed)]
+        state: list[OutboundRecord] = []
         closed: list[int] = []
         if run.handed_off:
-            records += self._changes(before, run)
+            state += self._changes(before, run)
         elif step.failures:  # final before hand-off: a re-consumed copy must be skipped
-            failed = {f.dataset for f in step.failures}
-            closed = [o for p in run.plans if p.dataset in failed for o in p.offsets]
-            records.append(self.close(closed))
-        if records:
-            await self.ctx.publisher.send(records)
+            names = {f.dataset for f in step.failures}
+            closed = [o for p in run.plans if p.dataset in names for o in p.offsets]
+            state.append(self.close(closed))
+        if failed and not before.handed_off and not self.ctx.publisher.transactional:
+            # The state records end these inputs' life as input (closed, or handed off with the
+            # run): were the events sent first and the process died before the state, a
+            # re-formed batch would name the inputs again under another ce_id. So the events go
+            # to the outbox in the same write, ahead of the state records, and are published
+            # after it; a restarted owner publishes the outbox again (docs/RELIABILITY.md §5).
+            await self.ctx.publisher.send([*self._outboxed(run, failed), *state])
+            await self.ctx.publisher.send(events)
+        elif events or state:
+            await self.ctx.publisher.send([*events, *state])
         self.tracker.done(closed)
         if run.handed_off and not before.handed_off:
             self.tracker.done(run.offsets)
         for f in step.failures:
             self.ctx.metrics.datasets_failed.labels(f.stage).inc()
-        self.ctx.metrics.events_published.labels("dataset-failed").inc(len(step.failures))
+        for event in events:  # counted once acknowledged
+            self.ctx.metrics.events_published.labels(self.ctx.topics.event_type(event.topic)).inc()
         self._observe(before, run, step)
         self.current[run.tenant] = run
         return run
+
+    def _outboxed(
+        self, run: Run, failed: list[tuple[Failure, OutboundRecord]]
+    ) -> list[OutboundRecord]:
+        """Outbox records for the failures' events, each kept until its inputs are committed."""
+        plans = {p.dataset: p for p in run.plans}
+        records = []
+        for failure, event in failed:
+            plan = plans.get(failure.dataset)
+            key = outbox_key(run.tenant, event)
+            self.outbox[key] = Outboxed(plan.offsets if plan else (), event)
+            records.append(self.ctx.changelog.record(self.partition, key, self.outbox[key]))
+        return records
 
     def close(self, offsets: list[int]) -> OutboundRecord:
         """Remember offsets whose outcome is final without a run; the record to persist it."""
@@ -256,7 +293,10 @@ class PartitionWorker:
         return self.ctx.changelog.record(self.partition, closed_key(self.partition), value)
 
     def _changes(self, before: Run, run: Run) -> list[OutboundRecord]:
-        """The run's record plus the registry records its transition changes (applied here)."""
+        """The run's record plus the registry records its transition changes (applied here);
+        nothing for a poll that only moved the poll schedule: a restarted owner polls anew."""
+        if _poll_only(before, run):
+            return []
         now = self.ctx.clock()
         changed: list[DatasetRecord | TenantRecord] = []
         if run.kind is RunKind.PREDICTION and not before.handed_off:
@@ -316,6 +356,10 @@ class PartitionWorker:
             del self.finished[run.run_id]
         log_ = self.ctx.changelog
         records = [log_.record(self.partition, run_key(r), None) for r in done]
+        gone = [k for k, o in self.outbox.items() if max(o.offsets, default=-1) < committed]
+        for key in gone:
+            del self.outbox[key]
+        records += [log_.record(self.partition, key, None) for key in gone]
         still = {o for o in self.closed if o >= committed}
         if still != self.closed:
             self.closed = still
@@ -330,3 +374,16 @@ class PartitionWorker:
                 self.wakes[run.run_id].set()
                 return True
         return False
+
+
+def _poll_only(before: Run, run: Run) -> bool:
+    """True when ``run`` differs from ``before`` only in its current job's poll schedule."""
+    job, was = run.job, before.job
+    return (
+        before.handed_off
+        and job is not None
+        and was is not None
+        and job.job_id == was.job_id
+        and replace(before, job=replace(was, polls=job.polls, next_poll_at=job.next_poll_at))
+        == replace(run, updated_at=before.updated_at)
+    )

@@ -185,7 +185,6 @@ class RunDriver:
                 if r.dataset_id in plans
             ]
             found = {r.dataset_id for r in res.results}
-        self._metrics.events_published.labels(f"{action.kind}-ready").inc(len(records))
         missing = dict.fromkeys(plans, f"{action.kind} results have no entry for the dataset")
         return run.fetched({d: r for d, r in missing.items() if d not in found}, self._clock())
 

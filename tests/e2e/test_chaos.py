@@ -93,40 +93,57 @@ async def test_an_exactly_once_chaos_run_shows_no_duplicate_to_a_read_committed_
     assert report.accounting.duplicate_ce_ids == 0
 
 
-@pytest.mark.timeout(240)
-async def test_a_dataset_failed_event_published_before_hand_off_repeats_with_its_ce_id(
-    kafka_bootstrap: str, admin: AIOKafkaAdminClient, tmp_path: Path
-) -> None:
-    """A dataset fails validation before hand-off; its dataset-failed event is acknowledged but
-    the process dies before the changelog record that closes its input is: after the restart,
-    a repeated outcome of that input carries the same ce_id (README: duplicates are
-    recognisable)."""
+COMPACTED = {"cleanup.policy": "compact"}
+STALLED = {"max.message.bytes": "10"}
+HEALTHY = {"max.message.bytes": "1048588"}
+
+
+def outboxed(seen: Mapping[str, list[Collected]]) -> bool:
+    """True once the state topic holds an outbox record."""
+    return any(b"|outbox|" in (r.key or b"") for records in seen.values() for r in records)
+
+
+def nothing(seen: Mapping[str, list[Collected]]) -> bool:
+    return False
+
+
+async def fail_one_dataset_and_die_before_its_event(
+    kafka_bootstrap: str, admin: AIOKafkaAdminClient, tmp_path: Path, *, newer_record: bool
+) -> tuple[list[InputRecord], list[OutputRecord], OutputTopics]:
+    """A dataset fails validation before hand-off. The process writes the outbox and the record
+    that closes the input, then dies before its dataset-failed event is acknowledged: the
+    window is held open by a dataset-failed topic that rejects every record for now
+    (max.message.bytes 10), as a SIGKILL would hit it only by luck. With ``newer_record``, a
+    newer record of the failing dataset arrives before the restart. Returns inputs and what
+    the outcome topics hold once every input is named."""
     data = generate(tenants=1, products=2, days=200, seed=5)
     broken = data.datasets[1].dataset_id
-    events = list(sample_events(data, days_per_event=200, invalid=0))
+    events = list(sample_events(data, days_per_event=100 if newer_record else 200, invalid=0))
+    first_broken = next(i for i, e in enumerate(events) if e.dataset_id == broken)
+    later = [e for e in events[first_broken + 1 :] if e.dataset_id == broken]
+    batch = [e for e in events if e not in later] if newer_record else events
     config = EmulatorConfig(job_seconds=3.0, fail_datasets=(broken,))
     with ServerThread(create_app(config)) as url:
         settings = pipeline_settings(kafka_bootstrap, url, http_port=free_port_pair())
         topics = chaos_topics(settings)
-        # The window between the output and the changelog record, held open: the changelog
-        # rejects every record for now (max.message.bytes 10), so the process dies right there
-        # (as it may die there of a SIGKILL, which hits this window only by luck).
         await admin.create_topics(
             [
                 NewTopic(settings.topic_sales_updated, 1, 1),
-                NewTopic(settings.topic_state, 1, 1, topic_configs=STATE_STALLED),
+                NewTopic(settings.topic_state, 1, 1, topic_configs=COMPACTED),
+                NewTopic(settings.topic_dataset_failed, 1, 1, topic_configs=STALLED),
             ]
         )
         service = ServiceProcess(settings, tmp_path / "service.log")
         service.start()
         try:
-            inputs = await produce_wave(kafka_bootstrap, settings.topic_sales_updated, events)
-            first = await collect(
-                kafka_bootstrap, [topics.failed], lambda seen: bool(seen[topics.failed]), 90
-            )
-            assert first[topics.failed], "the failing dataset never failed"
+            inputs = await produce_wave(kafka_bootstrap, settings.topic_sales_updated, batch)
+            state = await collect(kafka_bootstrap, [settings.topic_state], outboxed, 90)
+            assert outboxed(state), "the failing dataset never failed"
             service.kill()  # if it is still alive
-            await admin.alter_configs([state_config(settings.topic_state, STATE_HEALTHY)])
+            assert not (await collect(kafka_bootstrap, [topics.failed], nothing, 1))[topics.failed]
+            if newer_record:
+                inputs += await produce_wave(kafka_bootstrap, settings.topic_sales_updated, later)
+            await admin.alter_configs([topic_config(topics.failed, HEALTHY)])
             service.start()
             wanted = {i.position for i in inputs}
 
@@ -146,16 +163,44 @@ async def test_a_dataset_failed_event_published_before_hand_off_repeats_with_its
             status = service.terminate()
     assert status == 0
     outputs = [as_output(r) for t in (topics.prediction, topics.failed) for r in seen[t]]
+    return inputs, outputs, topics
+
+
+@pytest.mark.timeout(240)
+async def test_a_dataset_failed_event_lost_in_a_crash_is_published_from_the_outbox(
+    kafka_bootstrap: str, admin: AIOKafkaAdminClient, tmp_path: Path
+) -> None:
+    """The process dies after closing a failed input and before its dataset-failed event is
+    out: the restarted owner skips the input and publishes the event from the outbox, so the
+    input ends named by that one event (README: nothing lost)."""
+    inputs, outputs, topics = await fail_one_dataset_and_die_before_its_event(
+        kafka_bootstrap, admin, tmp_path, newer_record=False
+    )
     acc = account(inputs, outputs, topics)
     assert acc.lost == []
     assert acc.unrecognisable == [], describe(acc.unrecognisable, inputs, outputs)
+    assert acc.by_kind["dataset-failed"] >= 1
 
 
-STATE_STALLED = {"cleanup.policy": "compact", "max.message.bytes": "10"}
-STATE_HEALTHY = {"cleanup.policy": "compact", "max.message.bytes": "1048588"}
+@pytest.mark.timeout(240)
+async def test_an_input_failed_before_a_crash_is_not_named_by_a_second_event_after_it(
+    kafka_bootstrap: str, admin: AIOKafkaAdminClient, tmp_path: Path
+) -> None:
+    """As above, and a newer record of the failing dataset arrives before the restart: the old
+    input stays closed (its event comes from the outbox), the newer one fails in a batch of its
+    own, so no input is named by two events with different ce_ids (README: duplicates are
+    recognisable by their ce_id). Before the outbox, the event went out first and the re-formed
+    batch failed old and new records together under a second id."""
+    inputs, outputs, topics = await fail_one_dataset_and_die_before_its_event(
+        kafka_bootstrap, admin, tmp_path, newer_record=True
+    )
+    acc = account(inputs, outputs, topics)
+    assert acc.lost == []
+    assert ce_id_collisions(outputs, topics) == []
+    assert acc.unrecognisable == [], describe(acc.unrecognisable, inputs, outputs)
 
 
-def state_config(topic: str, configs: dict[str, str]) -> ConfigResource:
+def topic_config(topic: str, configs: dict[str, str]) -> ConfigResource:
     return ConfigResource(ConfigResourceType.TOPIC, topic, configs=configs)
 
 
@@ -268,7 +313,7 @@ async def test_two_different_dataset_failed_events_never_share_a_ce_id(
         await admin.create_topics(
             [
                 NewTopic(settings.topic_sales_updated, 1, 1),
-                NewTopic(settings.topic_state, 1, 1, topic_configs={"cleanup.policy": "compact"}),
+                NewTopic(settings.topic_state, 1, 1, topic_configs=COMPACTED),
             ]
         )
         service = ServiceProcess(settings, tmp_path / "service.log")
@@ -301,71 +346,3 @@ async def test_two_different_dataset_failed_events_never_share_a_ce_id(
     outputs = [as_output(r) for t in (topics.prediction, topics.failed) for r in seen[t]]
     assert account(inputs, outputs, topics).lost == []
     assert ce_id_collisions(outputs, topics) == []
-
-
-@pytest.mark.timeout(240)
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (docs/RELIABILITY.md §5): at-least-once writes dataset-failed events and the "
-    "record closing their input in sequence, not atomically; a crash between them lets a "
-    "re-formed batch name the input again under another ce_id. Fix: carry the failure in the "
-    "closing record and republish it on restore. Exactly-once mode is not affected.",
-)
-async def test_an_input_failed_before_a_crash_is_not_named_by_a_second_event_after_it(
-    kafka_bootstrap: str, admin: AIOKafkaAdminClient, tmp_path: Path
-) -> None:
-    """As above, the process dies after a dataset-failed event and before the record that closes
-    its input; this time a newer record of the same dataset arrives before the restart. The
-    re-formed batch fails the old and the new record together: that event covers more inputs,
-    so it has another ce_id, and the old input ends up named by two different events (README:
-    duplicates are recognisable by their ce_id). At-least-once mode only: exactly-once writes the
-    event and the closing record in one transaction."""
-    data = generate(tenants=1, products=2, days=200, seed=5)
-    broken = data.datasets[1].dataset_id
-    events = list(sample_events(data, days_per_event=100, invalid=0))
-    first_broken = next(i for i, e in enumerate(events) if e.dataset_id == broken)
-    later = [e for e in events[first_broken + 1 :] if e.dataset_id == broken]
-    batch = [e for e in events if e not in later]
-    config = EmulatorConfig(job_seconds=3.0, fail_datasets=(broken,))
-    with ServerThread(create_app(config)) as url:
-        settings = pipeline_settings(kafka_bootstrap, url, http_port=free_port_pair())
-        topics = chaos_topics(settings)
-        await admin.create_topics(
-            [
-                NewTopic(settings.topic_sales_updated, 1, 1),
-                NewTopic(settings.topic_state, 1, 1, topic_configs=STATE_STALLED),
-            ]
-        )
-        service = ServiceProcess(settings, tmp_path / "service.log")
-        service.start()
-        try:
-            inputs = await produce_wave(kafka_bootstrap, settings.topic_sales_updated, batch)
-            await collect(
-                kafka_bootstrap, [topics.failed], lambda seen: bool(seen[topics.failed]), 90
-            )
-            service.kill()  # if it is still alive
-            inputs += await produce_wave(kafka_bootstrap, settings.topic_sales_updated, later)
-            await admin.alter_configs([state_config(settings.topic_state, STATE_HEALTHY)])
-            service.start()
-            wanted = {i.position for i in inputs}
-
-            def done(seen: Mapping[str, list[Collected]]) -> bool:
-                named = {
-                    (r.value["source"]["partition"], o)
-                    for t in (topics.prediction, topics.failed)
-                    for r in seen[t]
-                    for o in r.value["source"]["offsets"]
-                }
-                return named >= wanted
-
-            seen = await collect(
-                kafka_bootstrap, [topics.prediction, topics.failed], done, timeout_s=150
-            )
-        finally:
-            status = service.terminate()
-    assert status == 0
-    outputs = [as_output(r) for t in (topics.prediction, topics.failed) for r in seen[t]]
-    acc = account(inputs, outputs, topics)
-    assert acc.lost == []
-    assert ce_id_collisions(outputs, topics) == []
-    assert acc.unrecognisable == [], describe(acc.unrecognisable, inputs, outputs)
