@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 from service.domain.model import ForecastSpec, SalesEvent, StockItem, Txn
@@ -76,36 +77,71 @@ class Batch:
 
 @dataclass(slots=True)
 class Batcher:
-    """The open batches of one partition, one per tenant."""
+    """The batches of one partition: per tenant, one open batch and, behind it, the full ones
+    sealed while the tenant's run was busy (oldest first).
+
+    The size limits are caps, not only triggers: an event that would take the open batch past
+    ``max_datasets`` or ``max_bytes`` seals it and opens the next, so no upload exceeds them
+    however many records one fetch brings (one event larger than ``max_bytes`` travels alone).
+    """
 
     partition: int
     limits: BatchLimits
     batches: dict[str, Batch] = field(default_factory=dict)
+    sealed: dict[str, deque[tuple[Batch, str]]] = field(default_factory=dict)
     _pending_bytes: int = field(default=0, init=False, repr=False)  # Σ batch.size, by add, take
 
     def add(self, event: SalesEvent, now: float) -> None:
         batch = self.batches.get(event.tenant)
+        if batch is not None and (why := self._overflow(batch, event)) is not None:
+            self.sealed.setdefault(event.tenant, deque()).append((batch, why))
+            batch = None
         if batch is None:
             batch = self.batches[event.tenant] = Batch(event.tenant, self.partition, now)
         batch.add(event)
         self._pending_bytes += event.size
 
+    def _overflow(self, batch: Batch, event: SalesEvent) -> str | None:
+        """The limit ``event`` would take ``batch`` past, or None."""
+        limits = self.limits
+        if event.dataset not in batch.datasets and len(batch.datasets) >= limits.max_datasets:
+            return "datasets"
+        if batch.size and batch.size + event.size > limits.max_bytes:
+            return "bytes"
+        return None
+
     def due(self, now: float) -> list[tuple[str, str]]:
-        """(tenant, trigger) of every batch that should flush now, oldest first."""
-        ready = [(b.opened_at, t, b.trigger(now, self.limits)) for t, b in self.batches.items()]
+        """(tenant, trigger) of every tenant whose next batch should flush now, oldest first."""
+        ready: list[tuple[float, str, str | None]] = []
+        for tenant, batch in self.batches.items():
+            waiting = self.sealed.get(tenant)
+            if waiting:
+                first, why = waiting[0]
+                ready.append((first.opened_at, tenant, why))
+            else:
+                ready.append((batch.opened_at, tenant, batch.trigger(now, self.limits)))
         return [(tenant, why) for _, tenant, why in sorted(ready) if why is not None]
 
     def take(self, tenant: str) -> Batch:
-        batch = self.batches.pop(tenant)
+        """The tenant's oldest batch: a sealed one if any, else the open one."""
+        waiting = self.sealed.get(tenant)
+        if waiting:
+            batch, _ = waiting.popleft()
+            if not waiting:
+                del self.sealed[tenant]
+        else:
+            batch = self.batches.pop(tenant)
         self._pending_bytes -= batch.size
         return batch
 
     def full(self, tenant: str) -> bool:
-        """True when the tenant's batch reached a size limit (it must flush before growing)."""
+        """True when the tenant has a batch at a size limit (it must flush before more is read)."""
+        if tenant in self.sealed:
+            return True
         batch = self.batches.get(tenant)
         return batch is not None and batch.trigger(batch.opened_at, self.limits) is not None
 
     @property
     def pending_bytes(self) -> int:
-        """Bytes of all open batches (read after every fetch: no scan of the batches)."""
+        """Bytes of all open and sealed batches (read after every fetch: no scan of them)."""
         return self._pending_bytes

@@ -34,16 +34,16 @@ async def sample_while_paused(service: InProcessService, seen: list[float]) -> N
 async def test_a_full_batch_waiting_for_its_tenants_run_pauses_the_partition_and_loses_nothing(
     kafka_bootstrap: str,
 ) -> None:
-    """One tenant, 2,000 events on one partition, batches full at 10 datasets, one run at a time
-    and 1-s jobs: while a run works the tenant's next batch fills up and the partition is
+    """One tenant, 800 events of 100 datasets on one partition, batches capped at 50 datasets,
+    one run at a time: while a run works the tenant's next batches fill up and the partition is
     paused (the rest of the input waits in Kafka, not in memory); every input still ends
-    named by a prediction, and nothing is paused at the end."""
+    named by a prediction, no run has more than 50 datasets, and nothing is paused at the end."""
     data = generate(tenants=1, products=100, days=800, seed=11)
-    records = list(sample_events(data, days_per_event=40, invalid=0))
-    assert len(records) == 2000
-    with ServerThread(create_app(EmulatorConfig(job_seconds=1.0))) as url:
+    records = list(sample_events(data, days_per_event=100, invalid=0))
+    assert len(records) == 800
+    with ServerThread(create_app(EmulatorConfig(job_seconds=0.2))) as url:
         settings = pipeline_settings(
-            kafka_bootstrap, url, batch_max_datasets=10, max_runs_in_flight=1, topic_partitions=1
+            kafka_bootstrap, url, batch_max_datasets=50, max_runs_in_flight=1, topic_partitions=1
         )
         async with running_service(settings) as service:
             paused: list[float] = []
@@ -70,7 +70,10 @@ async def test_a_full_batch_waiting_for_its_tenants_run_pauses_the_partition_and
             finally:
                 sampler.cancel()
             paused_at_end = service.counter("io_bridge_partitions_paused")
+            largest = service.counter("io_bridge_batch_datasets_bucket", le="50.0")
+            runs = service.counter("io_bridge_batch_datasets_count")
     assert done(seen), "some inputs were never named by a prediction"
     assert paused, "the partition was never paused"
     assert min(paused) < len(records), "paused only after everything had been read"
     assert paused_at_end == 0
+    assert largest == runs > 0, "a batch held more than 50 datasets"

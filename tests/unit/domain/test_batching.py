@@ -102,3 +102,46 @@ def test_an_event_without_a_snapshot_or_a_retrain_request_keeps_the_earlier_ones
     batcher.add(requested, now=0)
     batcher.add(event("a", "d1", 2), now=0)
     assert batcher.batches["a"].datasets["d1"].retrain
+
+
+def test_a_fourth_dataset_seals_a_full_batch_and_opens_the_next() -> None:
+    """max_datasets=3 caps the upload: d4 goes into a new batch; the sealed one flushes first,
+    and more events of its datasets go to the open batch, after it (order kept)."""
+    batcher = Batcher(0, LIMITS)
+    for offset, dataset in enumerate(["d1", "d2", "d3", "d4", "d1"]):
+        batcher.add(event("a", dataset, offset), now=offset)
+    assert batcher.full("a")
+    assert batcher.due(now=5) == [("a", "datasets")]
+    first = batcher.take("a")
+    assert (list(first.datasets), first.offsets) == (["d1", "d2", "d3"], [0, 1, 2])
+    assert batcher.due(now=5) == []  # the open batch is neither full nor old
+    second = batcher.take("a")
+    assert (list(second.datasets), second.offsets) == (["d4", "d1"], [3, 4])
+    assert batcher.pending_bytes == 0
+
+
+def test_an_event_that_would_pass_max_bytes_starts_the_next_batch() -> None:
+    """max_bytes=1,000: 600 + 600 would pass it, so the second event waits in its own batch;
+    an event larger than the cap still travels (alone)."""
+    batcher = Batcher(0, LIMITS)
+    batcher.add(event("a", "d1", 1, size=600), now=0)
+    batcher.add(event("a", "d1", 2, size=600), now=0)
+    batcher.add(event("a", "d1", 3, size=5_000), now=0)
+    sizes = []
+    while batcher.due(now=10):
+        sizes.append(batcher.take("a").size)
+    assert sizes == [600, 600, 5_000]
+    assert batcher.pending_bytes == 0
+
+
+def test_sealed_batches_count_in_pending_bytes_and_keep_the_tenant_full() -> None:
+    """Back-pressure sees every held byte, and the tenant stays full while a sealed batch
+    waits, even once its open batch is small."""
+    batcher = Batcher(0, LIMITS)
+    for offset, dataset in enumerate(["d1", "d2", "d3", "d4"]):
+        batcher.add(event("a", dataset, offset), now=0)
+    assert batcher.pending_bytes == 40
+    assert batcher.full("a")
+    batcher.take("a")
+    assert not batcher.full("a")
+    assert batcher.pending_bytes == 10
