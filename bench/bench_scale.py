@@ -45,7 +45,7 @@ from prometheus_client import CollectorRegistry
 from bench import _common as c
 from bench.bench_ingest import EMULATOR_ROOT, PARTITIONS, bench_settings
 from emulator import EmulatorConfig, create_app
-from service.adapters.state_changelog import _encode, dataset_key, tenant_key
+from service.adapters.state_changelog import dataset_key, encode, tenant_key
 from service.bootstrap import serve
 from service.domain.model import Period, StockItem
 from service.domain.registry import DatasetRecord, Registry, TenantRecord
@@ -75,48 +75,14 @@ def stock_item(j: int) -> StockItem:
     )
 
 
-def dataset_body(record: DatasetRecord) -> bytes:
-    """``StateChangelog.record``'s value for a DatasetRecord, without ``asdict`` per record."""
-    s = record.stock_item
-    assert s is not None  # noqa: S101 - built just above
-    body = {
-        "type": "dataset",
-        "dataset": {
-            "tenant": record.tenant,
-            "dataset": record.dataset,
-            "frequency": record.frequency,
-            "horizon": record.horizon,
-            "trained_at": record.trained_at,
-            "has_price": record.has_price,
-            "stock_item": {
-                "inventory": s.inventory,
-                "service_level": s.service_level,
-                "time_to_next_order": {
-                    "value": s.time_to_next_order.value,
-                    "granularity": s.time_to_next_order.granularity,
-                },
-                "supplier_id": s.supplier_id,
-                "lead_time": {"value": s.lead_time.value, "granularity": s.lead_time.granularity},
-            },
-        },
-    }
-    return json.dumps(body, separators=(",", ":")).encode()
-
-
-def encoded(value: object) -> bytes:
-    return json.dumps(_encode(value), separators=(",", ":")).encode()
-
-
 def registry_records(tenants: int, datasets: int, now: float) -> Iterator[tuple[bytes, bytes, int]]:
     """Every tenant's DatasetRecords and its TenantRecord, keyed and partitioned as the service
-    would write them. Values are spliced from per-dataset templates (a million ``asdict`` calls
-    would take longer than the benchmark); :func:`prepare` checks them against the service's
-    own encoding."""
+    would write them. Values are spliced from per-dataset templates (a million encodings would
+    add a minute to the benchmark); :func:`prepare` checks them against the service's own
+    encoding."""
     templates = []
     for j in range(datasets):
-        body = dataset_body(
-            DatasetRecord("@T@", c.dataset_name(j), "W", 12, now, True, stock_item(j))
-        )
+        body = encode(DatasetRecord("@T@", c.dataset_name(j), "W", 12, now, True, stock_item(j)))
         head, tail = body.split(b"@T@")
         templates.append((c.dataset_name(j).encode(), head, tail))
     for i in range(tenants):
@@ -126,7 +92,7 @@ def registry_records(tenants: int, datasets: int, now: float) -> Iterator[tuple[
         for name, head, tail in templates:
             yield raw + b"|dataset|" + name, head + raw + tail, partition
         classified = TenantRecord(tenant, now, datasets)
-        yield tenant_key(classified), encoded(classified), partition
+        yield tenant_key(classified), encode(classified), partition
 
 
 async def prepare(bootstrap: str, tenants: int, datasets: int) -> dict[str, Any]:
@@ -134,7 +100,7 @@ async def prepare(bootstrap: str, tenants: int, datasets: int) -> dict[str, Any]
     for key, value, _ in itertools.islice(registry_records(1, datasets, now), datasets):
         tenant, _, name = key.decode().split("|")
         record = DatasetRecord(tenant, name, "W", 12, now, True, stock_item(int(name[4:])))
-        if key != dataset_key(record) or value != encoded(record):  # must match the service's
+        if key != dataset_key(record) or value != encode(record):  # must match the service's
             raise RuntimeError("registry_records drifted from StateChangelog's encoding")
     state = f"bench-scale-state-{c.tag()}"
     source = f"bench-scale-in-{c.tag()}"

@@ -12,6 +12,7 @@ import socket
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry
@@ -115,27 +116,11 @@ async def serve(
         publisher = KafkaPublisher(connection, transactional_id=transactional_id(settings))
         await publisher.start()
         stack.push_async_callback(publisher.stop)
-        changelog = StateChangelog(publisher, connection, settings.topic_state)
         health = Health(time.monotonic)
         probes = _probe_server(settings, health, publisher, metrics)
         port = await probes.start(settings.http_host, settings.http_port)
         stack.push_async_callback(probes.stop)
-        consumer = KafkaInput(
-            connection,
-            topic=settings.topic_sales_updated,
-            group_id=settings.group_id,
-            max_poll_records=500,
-            wake_topic=settings.topic_wakeups if settings.webhooks_enabled else None,
-            session_timeout_ms=int(settings.kafka_session_timeout_seconds * 1000),
-        )
-        limits = AppLimits(
-            settings.max_event_bytes,
-            settings.max_pending_bytes,
-            settings.max_runs_in_flight,
-            settings.topic_dlq,
-        )
-        ctx = partition_context(settings, api, publisher, changelog, metrics, fatal)
-        app = App(consumer, publisher, changelog, ctx, limits, metrics, health, fatal)
+        app = build_app(settings, connection, api, publisher, metrics, health, fatal)
         log.info(
             "service_started",
             exactly_once=publisher.transactional,
@@ -146,6 +131,35 @@ async def serve(
         )
         await app.run(stop)
     log.info("service_stopped")
+
+
+def build_app(
+    settings: Settings,
+    connection: dict[str, Any],
+    api: IoApiClient,
+    publisher: KafkaPublisher,
+    metrics: Metrics,
+    health: Health,
+    fatal: Fatal,
+) -> App:
+    """The application and its consumer and changelog, wired from ``settings``."""
+    changelog = StateChangelog(publisher, connection, settings.topic_state)
+    consumer = KafkaInput(
+        connection,
+        topic=settings.topic_sales_updated,
+        group_id=settings.group_id,
+        max_poll_records=500,
+        wake_topic=settings.topic_wakeups if settings.webhooks_enabled else None,
+        session_timeout_ms=int(settings.kafka_session_timeout_seconds * 1000),
+    )
+    limits = AppLimits(
+        settings.max_event_bytes,
+        settings.max_pending_bytes,
+        settings.max_runs_in_flight,
+        settings.topic_dlq,
+    )
+    ctx = partition_context(settings, api, publisher, changelog, metrics, fatal)
+    return App(consumer, publisher, changelog, ctx, limits, metrics, health, fatal)
 
 
 def _probe_server(

@@ -21,8 +21,13 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
+from service.adapters.kafka_admin import ensure_topics
+from service.adapters.kafka_common import connection_config
+from service.adapters.kafka_out import KafkaPublisher
+from service.adapters.state_changelog import StateChangelog, dataset_key
 from service.bootstrap import serve
 from service.config import Settings
+from service.domain.registry import DatasetRecord
 from service.metrics import Metrics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -221,3 +226,23 @@ async def eventually(
     async with asyncio.timeout(timeout_s):
         while not await check():  # noqa: ASYNC110 - polling another process's state
             await asyncio.sleep(every_s)
+
+
+async def prefill_changelog(settings: Settings, per_partition: int) -> None:
+    """Create the service's topics and write ``per_partition`` dataset records to every
+    changelog partition, in the service's own changelog encoding (a restore of seconds at
+    tens of thousands)."""
+    connection = connection_config(settings)
+    await ensure_topics(settings, connection)
+    publisher = KafkaPublisher(connection)
+    changelog = StateChangelog(publisher, connection, settings.topic_state)
+    await publisher.start()
+    try:
+        for partition in range(settings.topic_partitions):
+            records = [
+                DatasetRecord(f"tenant-{partition}", f"sku-{n:06d}", "W", 12, 1.0e9, True)
+                for n in range(per_partition)
+            ]
+            await changelog.write([changelog.record(partition, dataset_key(r), r) for r in records])
+    finally:
+        await publisher.stop()

@@ -85,8 +85,9 @@ class StateChangelog:
         self.topic = topic
 
     def record(self, partition: int, key: bytes, value: object | None) -> OutboundRecord:
-        body = None if value is None else json.dumps(_encode(value), separators=(",", ":")).encode()
-        return OutboundRecord(self.topic, key, body, (), partition)
+        return OutboundRecord(
+            self.topic, key, None if value is None else encode(value), (), partition
+        )
 
     async def write(self, records: list[OutboundRecord]) -> None:
         await self._publisher.send(records)
@@ -127,6 +128,11 @@ class StateChangelog:
 
 
 # ---------------------------------------------------------------- JSON mapping
+def encode(value: object) -> bytes:
+    """The changelog value of a run, dataset, tenant, closed-offsets or outbox record."""
+    return json.dumps(_encode(value), separators=(",", ":")).encode()
+
+
 # Written by hand rather than with dataclasses.asdict (6-9x slower: it deep-copies every plan);
 # the field names are those of the dataclasses, so records written by either restore alike.
 def _encode(value: object) -> dict[str, Any]:

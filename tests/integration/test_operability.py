@@ -26,14 +26,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.testing import capture_logs
 
 from emulator import EmulatorConfig, create_app
-from service.adapters.kafka_admin import ensure_topics
-from service.adapters.kafka_common import connection_config
-from service.adapters.kafka_out import KafkaPublisher
-from service.adapters.state_changelog import StateChangelog, dataset_key
 from service.config import Settings
 from service.devkit.sample_data import Dataset, SampleData, SampleEvent, generate
 from service.devkit.sample_events import events as sample_events
-from service.domain.registry import DatasetRecord
 from tests.emulator_fixtures import ServerThread, tls_context
 from tests.pipeline_harness import (
     Collected,
@@ -41,6 +36,7 @@ from tests.pipeline_harness import (
     collect,
     eventually,
     pipeline_settings,
+    prefill_changelog,
     produce,
     running_service,
 )
@@ -294,25 +290,6 @@ async def watch_readiness(http: httpx.AsyncClient, port: int) -> list[Observed]:
 async def restored_partitions(http: httpx.AsyncClient, port: int) -> float:
     metrics = await scrape(http, port)
     return metrics.value("io_bridge_state_restore_duration_seconds_count")
-
-
-async def prefill_changelog(settings: Settings, per_partition: int) -> None:
-    """Create the service's topics and write ``per_partition`` dataset records to each
-    changelog partition, with the service's own changelog encoding."""
-    connection = connection_config(settings)
-    await ensure_topics(settings, connection)
-    publisher = KafkaPublisher(connection)
-    changelog = StateChangelog(publisher, connection, settings.topic_state)
-    await publisher.start()
-    try:
-        for partition in range(3):
-            records = [
-                DatasetRecord(f"tenant-{partition}", f"sku-{n:06d}", "W", 12, 1.0e9, True)
-                for n in range(per_partition)
-            ]
-            await changelog.write([changelog.record(partition, dataset_key(r), r) for r in records])
-    finally:
-        await publisher.stop()
 
 
 async def test_readyz_answers_503_until_a_long_changelog_restore_has_finished(

@@ -22,21 +22,25 @@ from structlog.testing import capture_logs
 from service.adapters.io_api import IoApiClient
 from service.adapters.kafka_admin import ensure_topics
 from service.adapters.kafka_common import connection_config
-from service.adapters.kafka_in import KafkaInput
 from service.adapters.kafka_out import KafkaPublisher
-from service.adapters.state_changelog import StateChangelog, dataset_key
-from service.app import App, AppLimits, Fatal, Health
-from service.bootstrap import partition_context, serve
+from service.app import App, Fatal, Health
+from service.bootstrap import build_app, serve
 from service.config import Settings
 from service.devkit.sample_data import generate
 from service.devkit.sample_events import events as sample_events
-from service.domain.registry import DatasetRecord
 from service.metrics import Metrics
-from tests.pipeline_harness import Collected, collect, eventually, pipeline_settings, produce
+from tests.pipeline_harness import (
+    Collected,
+    collect,
+    eventually,
+    pipeline_settings,
+    prefill_changelog,
+    produce,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(180)]
 
-SESSION_TIMEOUT_MS = 6_000  # the broker's minimum (group.min.session.timeout.ms)
+SESSION_TIMEOUT_S = 6.0  # the broker's minimum (group.min.session.timeout.ms)
 PER_PARTITION = 40_000  # changelog records per partition: a restore of seconds
 
 
@@ -59,8 +63,9 @@ class Member:
 
 @contextlib.asynccontextmanager
 async def member(settings: Settings) -> AsyncIterator[Member]:
-    """The service's own App and adapters, as ``serve`` builds them, but with a session timeout
-    of 6 s; stopped gracefully when the block ends."""
+    """The service's own App, built as ``serve`` builds it, with a session timeout of 6 s;
+    stopped gracefully when the block ends."""
+    settings = settings.model_copy(update={"kafka_session_timeout_seconds": SESSION_TIMEOUT_S})
     metrics, fatal, health = Metrics(CollectorRegistry()), Fatal(), Health(time.monotonic)
     connection = connection_config(settings)
     await ensure_topics(settings, connection)
@@ -68,22 +73,7 @@ async def member(settings: Settings) -> AsyncIterator[Member]:
         publisher = KafkaPublisher(connection)
         await publisher.start()
         try:
-            changelog = StateChangelog(publisher, connection, settings.topic_state)
-            consumer = KafkaInput(
-                connection,
-                topic=settings.topic_sales_updated,
-                group_id=settings.group_id,
-                max_poll_records=500,
-                session_timeout_ms=SESSION_TIMEOUT_MS,
-            )
-            limits = AppLimits(
-                settings.max_event_bytes,
-                settings.max_pending_bytes,
-                settings.max_runs_in_flight,
-                settings.topic_dlq,
-            )
-            ctx = partition_context(settings, api, publisher, changelog, metrics, fatal)
-            app = App(consumer, publisher, changelog, ctx, limits, metrics, health, fatal)
+            app = build_app(settings, connection, api, publisher, metrics, health, fatal)
             stop = asyncio.Event()
             task = asyncio.create_task(app.run(stop))
             try:
@@ -93,25 +83,6 @@ async def member(settings: Settings) -> AsyncIterator[Member]:
                 await asyncio.wait_for(task, 30)
         finally:
             await publisher.stop()
-
-
-async def prefill_changelog(settings: Settings, per_partition: int) -> None:
-    """Create the topics and write ``per_partition`` dataset records to every changelog
-    partition, in the service's own encoding."""
-    connection = connection_config(settings)
-    await ensure_topics(settings, connection)
-    publisher = KafkaPublisher(connection)
-    changelog = StateChangelog(publisher, connection, settings.topic_state)
-    await publisher.start()
-    try:
-        for partition in range(settings.topic_partitions):
-            records = [
-                DatasetRecord(f"old-{partition}", f"sku-{n:06d}", "W", 12, 1.0e9, True)
-                for n in range(per_partition)
-            ]
-            await changelog.write([changelog.record(partition, dataset_key(r), r) for r in records])
-    finally:
-        await publisher.stop()
 
 
 def covered(records: list[Collected]) -> set[tuple[int, int]]:
