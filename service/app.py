@@ -154,24 +154,27 @@ class App:
 
     async def _accept(self, records: list[InboundRecord]) -> None:
         today = dt.datetime.now(dt.UTC).date()
+        now = self._ctx.clock()  # once per fetch: when its records arrived (opens their batches)
+        wake_topic, workers = self._input.wake_topic, self.workers  # no await below: stable
+        max_bytes = self._limits.max_event_bytes
         dead: list[tuple[PartitionWorker, OutboundRecord, int]] = []
         refetch: dict[int, int] = {}
+        consumed = 0
         for record in records:
-            if record.topic == self._input.wake_topic:
+            if record.topic == wake_topic:
                 self._wake(record)
                 continue
-            worker = self.workers.get(record.partition)
+            worker = workers.get(record.partition)
             if worker is None:
                 # aiokafka may hand out records of a partition whose assignment callback (our
                 # restore) has not finished: read them again once the worker exists.
                 refetch.setdefault(record.partition, record.offset)
                 continue
+            consumed += 1
             worker.tracker.consumed(record.offset)
-            if worker.skipped(record.offset):
+            if worker.skip and worker.skipped(record.offset):  # the set is empty but on restore
                 continue
-            decoded = decode_sales_updated(
-                record, max_bytes=self._limits.max_event_bytes, today=today
-            )
+            decoded = decode_sales_updated(record, max_bytes=max_bytes, today=today)
             if isinstance(decoded, Rejection):
                 self._metrics.events_invalid.labels(decoded.reason).inc()
                 letter = dead_letter(
@@ -179,10 +182,8 @@ class App:
                 )
                 dead.append((worker, letter, record.offset))
             else:
-                worker.add(decoded)
-        self._metrics.events_consumed.inc(
-            sum(r.topic != self._input.wake_topic and r.partition in self.workers for r in records)
-        )
+                worker.add(decoded, now)
+        self._metrics.events_consumed.inc(consumed)
         for partition, offset in refetch.items():
             self._input.seek(partition, offset)
         if dead:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -39,6 +40,31 @@ from service.webhooks import WebhookReceiver
 
 log = structlog.get_logger(__name__)
 LOOP_STALL_SECONDS = 60.0
+# The cyclic GC's young-generation threshold while serving (CPython's default is 700). Every
+# consumed event leaves several tracked containers (Txn tuples, the event, batch dicts) alive in
+# its open batch until flush, so at 700 the collector ran every ~100 events and kept re-walking
+# the surviving batch data in its older generations: 5-6 µs of ~20-24 µs CPU per event in
+# benchmark 1. At 10,000 that is ~1 µs (50,000: no better). The price: cyclic garbage waits for
+# up to 10,000 allocations and a young collection walks more (refcounting frees the rest at once).
+# gc.freeze() after start-up alone halved the GC time but gained nothing on top of this.
+GC_GEN0_THRESHOLD = 10_000
+_gc_tuning: dict[str, int] = {"services": 0}
+
+
+@contextlib.contextmanager
+def gc_tuned() -> Iterator[None]:
+    """Raise the GC's young-generation threshold while a service runs in this process (tests run
+    several at once); the threshold that was set before comes back when the last one stops."""
+    if _gc_tuning["services"] == 0:
+        _gc_tuning["saved"], *_ = gc.get_threshold()
+        gc.set_threshold(max(GC_GEN0_THRESHOLD, _gc_tuning["saved"]), *gc.get_threshold()[1:])
+    _gc_tuning["services"] += 1
+    try:
+        yield
+    finally:
+        _gc_tuning["services"] -= 1
+        if _gc_tuning["services"] == 0:
+            gc.set_threshold(_gc_tuning["saved"], *gc.get_threshold()[1:])
 
 
 def transactional_id(s: Settings) -> str | None:
@@ -112,6 +138,7 @@ async def serve(
     connection = connection_config(settings)
     await ensure_topics(settings, connection)
     async with AsyncExitStack() as stack:
+        stack.enter_context(gc_tuned())
         api = await stack.enter_async_context(IoApiClient.from_settings(settings, io_http, metrics))
         publisher = KafkaPublisher(connection, transactional_id=transactional_id(settings))
         await publisher.start()

@@ -119,8 +119,9 @@ class PartitionWorker:
             return True
         return False
 
-    def add(self, event: SalesEvent) -> None:
-        self.batcher.add(event, self.ctx.clock())
+    def add(self, event: SalesEvent, now: float) -> None:
+        """Batch ``event``; ``now`` is when its fetch arrived (one clock reading per fetch)."""
+        self.batcher.add(event, now)
 
     def blocked(self) -> bool:
         """A tenant's full batch waits for its running run: stop reading this partition."""

@@ -24,6 +24,7 @@ PartitionsCallback = Callable[[list[int]], Awaitable[None]]
 # long rebalance callback can miss, and the member is then evicted and the group rebalances.
 SESSION_TIMEOUT_MS = 45_000
 HEARTBEAT_INTERVAL_MS = 3_000
+_new = tuple.__new__
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc] # aiokafka is untyped
@@ -81,19 +82,20 @@ class KafkaInput:
     async def fetch(self, timeout_s: float) -> list[InboundRecord]:
         """The next records from owned, unpaused partitions (empty after the timeout)."""
         batches = await self._consumer.getmany(timeout_ms=int(timeout_s * 1000))
-        return [
-            InboundRecord(
-                tp.topic,
-                tp.partition,
-                r.offset,
-                r.key,
-                r.value,
-                tuple(r.headers or ()),
-                r.timestamp,
-            )
-            for tp, records in batches.items()
-            for r in records
-        ]
+        # Once per record, so built cheaply: tuple.__new__ makes the same named tuple without the
+        # Python frame of its __new__ (as codec does for Txn), and aiokafka's headers are already
+        # a tuple (its fetcher builds every ConsumerRecord with ``tuple(record.headers)``).
+        out: list[InboundRecord] = []
+        for tp, records in batches.items():
+            topic, partition = tp.topic, tp.partition
+            out += [
+                _new(
+                    InboundRecord,
+                    (topic, partition, r.offset, r.key, r.value, r.headers, r.timestamp),
+                )
+                for r in records
+            ]
+        return out
 
     def pause(self, partitions: Iterable[int]) -> None:
         self._consumer.pause(*(TopicPartition(self.topic, p) for p in partitions))

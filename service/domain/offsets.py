@@ -22,8 +22,13 @@ class OffsetTracker:
     def consumed(self, offset: int) -> None:
         """A record was read; it stays open until :meth:`done`."""
         self._open.add(offset)
-        heapq.heappush(self._heap, offset)
-        self.position = max(self.position, offset + 1)
+        if offset >= self.position:
+            # In order, as records come (once per record, so kept cheap): every queued offset is
+            # below ``position``, so the heap stays a heap and heappush would not move it.
+            self._heap.append(offset)
+            self.position = offset + 1
+        else:
+            heapq.heappush(self._heap, offset)
 
     def done(self, offsets: Iterable[int]) -> None:
         """These records' outcomes are durable (DLQ acked, run recorded, or skipped)."""

@@ -27,3 +27,15 @@ def test_everything_done_commits_the_next_position() -> None:
     tracker.consumed(41)
     tracker.done([41])
     assert (tracker.committable(), tracker.open_count) == (42, 0)
+
+
+def test_an_offset_consumed_again_out_of_order_holds_the_commit_back() -> None:
+    """Records 10..12 consumed and done, then 7 again (a seek back): commit 7 until it is done."""
+    tracker = OffsetTracker()
+    for offset in (10, 11, 12):
+        tracker.consumed(offset)
+    tracker.done([10, 11, 12])
+    tracker.consumed(7)
+    assert (tracker.committable(), tracker.position) == (7, 13)
+    tracker.done([7])
+    assert tracker.committable() == 13
