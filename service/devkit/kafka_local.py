@@ -75,7 +75,8 @@ def classpath(home: Path) -> str:
     seeded from the copy shared under ``.kafka/`` instead of paying for another Maven run.
     """
     home.mkdir(parents=True, exist_ok=True)
-    cp_file = home / "classpath.txt"
+    # Absolute: Maven resolves a relative -Dmdep.outputFile against the POM's directory.
+    cp_file = home.resolve() / "classpath.txt"
     for cached in (cp_file, SHARED_CLASSPATH):
         found = _cached_classpath(cached)
         if found is not None:
