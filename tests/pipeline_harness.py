@@ -213,7 +213,7 @@ async def collect(
 def _collected(topic: str, record: Any) -> Collected:
     try:
         value = json.loads(record.value) if record.value is not None else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         value = {"_raw": record.value.decode("latin-1")}
     return Collected(record.key, value, dict(record.headers), topic)
 

@@ -22,7 +22,6 @@ real metadata request (over TLS and SASL when secured).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import os
@@ -41,6 +40,11 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.helpers import create_ssl_context
 
+from service.devkit.kafka_jdk import KafkaLaunchError, jdk_tool
+from service.devkit.kafka_security import READINESS_MECHANISM, BrokerSecurity, write_tls
+
+__all__ = ["BrokerSecurity", "KafkaLaunchError", "LocalKafka", "free_port_pair", "running_broker"]
+
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_DIR = REPO / "deploy" / "local" / "kafka"
 SHARED_CLASSPATH = REPO / ".kafka" / "classpath.txt"
@@ -55,17 +59,6 @@ JVM_OPTS = [
     f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.properties'}",
 ]
 SECURED_TEMPLATE = KAFKA_DIR / "sasl_ssl.properties.in"
-SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
-READINESS_MECHANISM = "SCRAM-SHA-512"  # proves the SCRAM credentials written at format time
-TLS_VALIDITY_DAYS = 30
-KEYTOOL_OPTS = ["-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC"]
-# Names and passwords go unquoted into StorageTool's SCRAM_CREDENTIAL syntax and quoted into a
-# JAAS line; this alphabet needs no escaping in either.
-_CREDENTIAL = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
-
-class KafkaLaunchError(RuntimeError):
-    """The broker could not be resolved, formatted or started; the message carries its log."""
 
 
 def classpath(home: Path) -> str:
@@ -176,43 +169,6 @@ def pid_alive(pid: int) -> bool:
         if waited == pid:
             return False
     return True
-
-
-@dataclass(frozen=True)
-class BrokerSecurity:
-    """Secured mode: a SASL_SSL client listener and the users allowed on it.
-
-    Every user gets PLAIN (JAAS), SCRAM-SHA-256 and SCRAM-SHA-512 (formatted into the metadata
-    log) credentials. ``store_password`` guards the generated PKCS12 key and trust stores.
-    """
-
-    users: Mapping[str, str] = field(default_factory=lambda: {"io-bridge": "io-bridge-secret"})
-    store_password: str = "io-bridge-local-store"  # noqa: S105 - guards throwaway test stores
-
-    def __post_init__(self) -> None:
-        if not self.users:
-            raise ValueError("BrokerSecurity needs at least one user")
-        for value in (*self.users, *self.users.values(), self.store_password):
-            if not _CREDENTIAL.fullmatch(value):
-                raise ValueError(f"use 1-64 characters of [A-Za-z0-9._-], not {value!r}")
-
-    @property
-    def default_user(self) -> str:
-        """The first user: the launcher's own readiness check and ``client.env`` use it."""
-        return next(iter(self.users))
-
-    def plain_jaas_users(self) -> str:
-        """``user_NAME="PASSWORD"`` options of PlainLoginModule, one per user."""
-        return " ".join(f'user_{name}="{pw}"' for name, pw in self.users.items())
-
-    def scram_format_args(self) -> list[str]:
-        """StorageTool ``format`` arguments that create every user's SCRAM credentials."""
-        return [
-            arg
-            for mechanism in SCRAM_MECHANISMS
-            for name, pw in self.users.items()
-            for arg in ("--add-scram", f"{mechanism}=[name={name},password={pw}]")
-        ]
 
 
 @dataclass
@@ -404,7 +360,7 @@ class LocalKafka:
         path.chmod(0o600)
 
     def _format(self, cp: str, config: Path) -> None:
-        java = _java()
+        java = jdk_tool("java")
         cmd = [
             java,
             *JVM_OPTS[:-1],
@@ -426,7 +382,7 @@ class LocalKafka:
     def _launch(self, cp: str, config: Path) -> None:
         log = self.log_file.open("ab")
         proc = subprocess.Popen(
-            [_java(), *JVM_OPTS, "-cp", cp, "kafka.Kafka", str(config)],
+            [jdk_tool("java"), *JVM_OPTS, "-cp", cp, "kafka.Kafka", str(config)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -481,67 +437,6 @@ def _render(template: Path, values: Mapping[str, str]) -> str:
     return re.sub(r"@([A-Z_]+)@", value, template.read_text())
 
 
-def write_tls(tls_dir: Path, store_password: str) -> None:
-    """A throwaway CA and a broker certificate it signs, for 127.0.0.1 and localhost.
-
-    Writes ``broker.p12`` (the broker's key and its chain), ``truststore.p12`` and ``ca.pem``
-    (the CA certificate alone). keytool ships with the JDK the broker needs anyway; the CA's
-    private key is deleted once it has signed, so nothing can issue another certificate.
-    """
-    shutil.rmtree(tls_dir, ignore_errors=True)
-    tls_dir.mkdir(parents=True)
-    keystore, truststore = str(tls_dir / "broker.p12"), str(tls_dir / "truststore.p12")
-    ca_pem = str(tls_dir / "ca.pem")
-    store = ["-storetype", "PKCS12", "-storepass", store_password]
-    key = ["-keyalg", "EC", "-groupname", "secp256r1", "-validity", str(TLS_VALIDITY_DAYS)]
-    ca = ["-dname", "CN=io-bridge local test CA", "-ext", "bc:c", "-ext", "ku:c=keyCertSign"]
-    broker = ["-dname", "CN=localhost", "-signer", "ca", "-ext", "san=ip:127.0.0.1,dns:localhost"]
-    broker += ["-ext", "ku:c=digitalSignature", "-ext", "eku=serverAuth"]
-    first = [
-        ["-genkeypair", "-alias", "ca", *key, *ca, "-keystore", keystore],
-        ["-genkeypair", "-alias", "broker", *key, *broker, "-keystore", keystore],
-        ["-exportcert", "-rfc", "-alias", "ca", "-file", ca_pem, "-keystore", keystore],
-    ]
-    # Then, independent of each other (so side by side): drop the CA's key, build the truststore.
-    last = [
-        ["-delete", "-alias", "ca", "-keystore", keystore],
-        ["-importcert", "-noprompt", "-alias", "ca", "-file", ca_pem, "-keystore", truststore],
-    ]
-    for step in first:
-        _keytool([step], store)
-    _keytool(last, store)
-
-
-def _keytool(steps: list[list[str]], store: list[str]) -> None:
-    """Run keytool once per step, all at the same time; fail with the output of a failed one."""
-    keytool = _jdk_tool("keytool")
-    procs = [
-        subprocess.Popen(
-            [keytool, *KEYTOOL_OPTS, *step, *store],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        for step in steps
-    ]
-    outputs = [proc.communicate()[0] for proc in procs]
-    for step, proc, output in zip(steps, procs, outputs, strict=True):
-        if proc.returncode != 0:
-            raise KafkaLaunchError(f"keytool {step[0]} failed:\n{output}")
-
-
-def _java() -> str:
-    return _jdk_tool("java")
-
-
-def _jdk_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise KafkaLaunchError(f"{name} (JDK 17+) is not on PATH")
-    return path
-
-
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
@@ -563,97 +458,7 @@ def running_broker(
         broker.stop()
 
 
-def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="kafka_local", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["start", "stop", "status", "run", "classpath"])
-    parser.add_argument(
-        "--port", type=int, default=9092, help="broker port; controller = +1 (0: any free)"
-    )
-    parser.add_argument("--home", type=Path, default=REPO / ".kafka" / "dev", help="state dir")
-    parser.add_argument(
-        "--keep-data", action="store_true", help="start without wiping the data dir"
-    )
-    parser.add_argument("--timeout", type=float, default=90.0, help="readiness timeout, seconds")
-    parser.add_argument(
-        "--secure", action="store_true", help="SASL_SSL client listener with a throwaway CA"
-    )
-    parser.add_argument(
-        "--user",
-        action="append",
-        default=[],
-        metavar="NAME=PASSWORD",
-        help="with --secure: a SASL user (repeatable; default io-bridge=io-bridge-secret)",
-    )
-    parser.epilog = "run: everything after the first -- is the command to run"
-    # Split at "--" by hand: an argparse.REMAINDER positional after ``command`` would also swallow
-    # the options that follow the command (``run --port 0 --home X -- pytest``).
-    ours, cmd = (
-        (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
-    )
-    args = parser.parse_args(ours)
-    args.cmd = cmd
-    return args
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parse(sys.argv[1:] if argv is None else argv)
-    try:
-        security = _security(args)
-        home = args.home.resolve()
-        # status/stop talk to the broker that runs from home, on the port it recorded.
-        recorded = LocalKafka(home).running_port() if args.command in {"status", "stop"} else None
-        port = recorded or args.port or free_port_run(3 if security else 2)
-        broker = LocalKafka(home=home, port=port, security=security)
-        return _dispatch(args, broker)
-    except (KafkaLaunchError, ValueError) as exc:
-        print(f"kafka_local: {exc}", file=sys.stderr)
-        return 1
-
-
-def _security(args: argparse.Namespace) -> BrokerSecurity | None:
-    if not args.secure:
-        if args.user:
-            raise ValueError("--user needs --secure")
-        return None
-    if not args.user:
-        return BrokerSecurity()
-    pairs = [entry.partition("=") for entry in args.user]
-    if any(not sep for _, sep, _ in pairs):
-        raise ValueError("--user takes NAME=PASSWORD")
-    return BrokerSecurity(users={name: pw for name, _, pw in pairs})
-
-
-def _dispatch(args: argparse.Namespace, broker: LocalKafka) -> int:
-    if args.command == "classpath":
-        print(classpath(broker.home))
-    elif args.command == "start":
-        took = broker.start(fresh=not args.keep_data, timeout_s=args.timeout)
-        where = f"pid {broker.pid()}, home {broker.home}"
-        print(f"kafka ready on {broker.bootstrap} in {took:.1f}s ({where})")
-        if broker.security:
-            print(f"SASL_SSL; CA {broker.ca_file}; io-bridge settings in {broker.home}/client.env")
-    elif args.command == "stop":
-        print("stopped" if broker.stop() else "not running")
-    elif args.command == "status":
-        print(broker.status())
-        return 0 if broker.pid() else 3
-    else:
-        return _run_with(broker, args.cmd, args.timeout)
-    return 0
-
-
-def _run_with(broker: LocalKafka, cmd: list[str], timeout_s: float) -> int:
-    """Start a broker, run ``cmd`` with KAFKA_BOOTSTRAP_SERVERS set, always stop the broker."""
-    if not cmd:
-        raise KafkaLaunchError("run needs a command after --")
-    took = broker.start(timeout_s=timeout_s)
-    print(f"kafka ready on {broker.bootstrap} in {took:.1f}s", flush=True)
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, **broker.client_env()}
-    try:
-        return subprocess.run(cmd, env=env, check=False).returncode
-    finally:
-        broker.stop()
-
-
 if __name__ == "__main__":
+    from service.devkit.kafka_cli import main
+
     sys.exit(main())
