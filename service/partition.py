@@ -259,8 +259,12 @@ class PartitionWorker:
             # re-formed batch would name the inputs again under another ce_id. So the events go
             # to the outbox in the same write, ahead of the state records, and are published
             # after it; a restarted owner publishes the outbox again (docs/RELIABILITY.md §5).
-            await self.ctx.publisher.send([*self._outboxed(run, failed), *state])
+            # Once they are out the outbox records are dropped, so only a crash inside this
+            # window, not every later restore, repeats them.
+            outbox = self._outboxed(run, failed)
+            await self.ctx.publisher.send([*outbox, *state])
             await self.ctx.publisher.send(events)
+            await self.ctx.publisher.send(self._sent(outbox))
         elif events or state:
             await self.ctx.publisher.send([*events, *state])
         self.tracker.done(closed)
@@ -286,6 +290,12 @@ class PartitionWorker:
             self.outbox[key] = Outboxed(plan.offsets if plan else (), event)
             records.append(self.ctx.changelog.record(self.partition, key, self.outbox[key]))
         return records
+
+    def _sent(self, outboxed: list[OutboundRecord]) -> list[OutboundRecord]:
+        """Tombstones of outbox records whose events are published."""
+        for record in outboxed:
+            self.outbox.pop(record.key or b"", None)
+        return [self.ctx.changelog.record(self.partition, r.key or b"", None) for r in outboxed]
 
     def close(self, offsets: list[int]) -> OutboundRecord:
         """Remember offsets whose outcome is final without a run; the record to persist it."""
