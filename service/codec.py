@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import operator
 import sys
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from schemas.events import (
     OUTPUT_EVENT_TYPES,
     SalesUpdated,
+    plausible_date_texts,
     plausible_dates,
     sales_updated_fields,
 )
@@ -33,6 +35,7 @@ Headers = tuple[tuple[str, bytes], ...]
 # does by default; a lower limit set for this process would make json.loads stricter.
 _JSON_INT_DIGITS = 4300
 _new = tuple.__new__
+_date_of = operator.itemgetter(1)  # Txn.date, without a Python frame
 
 
 class InboundRecord(NamedTuple):
@@ -75,9 +78,10 @@ def decode_sales_updated(
     """
     value = record.value
     if value is not None and len(value) <= max_bytes:
-        envelope = _fast_envelope(record.headers, value)
-        if envelope is not None:
-            event = _decode_fast(record, value, today, plain=envelope)
+        headers = record.headers  # none: plain JSON, the common case, told apart without a call
+        plain = _fast_envelope(headers, value) if headers else (b"specversion" not in value or None)
+        if plain is not None and not 0 < sys.get_int_max_str_digits() < _JSON_INT_DIGITS:
+            event = _decode_fast(record, value, today, plain=plain)
             if event is not None:
                 return event
     return _decode_full(record, max_bytes=max_bytes, today=today)
@@ -112,12 +116,9 @@ def _decode_full(  # noqa: PLR0911 - one early return per way a record can be ba
 
 
 def _fast_envelope(headers: Headers, value: bytes) -> bool | None:
-    """Whether the fast path may decode the record: True for plain JSON, False for a binary
-    CloudEvent 1.0 (its value is the data as is), None for anything else (as ``_unwrap``)."""
-    if 0 < sys.get_int_max_str_digits() < _JSON_INT_DIGITS:
-        return None  # json.loads would refuse integer literals the fast parser takes
-    if not headers:
-        return b"specversion" not in value or None
+    """Whether the fast path may decode a record with headers: True for plain JSON, False for a
+    binary CloudEvent 1.0 (its value is the data as is), None for anything else (as
+    ``_unwrap``). Python's limit on integer digits is checked by the caller."""
     named = {name.lower(): v for name, v in headers}
     if "ce_specversion" in named:
         return False if named["ce_specversion"] == b"1.0" else None
@@ -140,7 +141,8 @@ def _decode_fast(
     if plain and "specversion" in wire and "data" in wire:
         return None  # an escaped "specversion" key: a structured CloudEvent after all
     tenant = wire["tenant_id"]
-    if record.key is not None and record.key != tenant.encode():
+    key = record.key
+    if key is not None and key != tenant.encode():
         return None
     # tuple.__new__ builds the same named tuple without the Python frame of Txn's __new__.
     txns = tuple(
@@ -158,8 +160,12 @@ def _decode_fast(
             for t in wire["transactions"]
         ]
     )
-    if not plausible_dates({t.date for t in txns}, today):
+    # Each distinct date is checked once per day; after that only looked up, in C.
+    if not plausible_date_texts(today).issuperset(map(_date_of, txns)) and not plausible_dates(
+        {t[1] for t in txns}, today
+    ):
         return None
+    stock_item = wire.get("stock_item")
     forecast = wire.get("forecast")
     return _new(
         SalesEvent,
@@ -169,8 +175,8 @@ def _decode_fast(
             txns,
             record.offset,
             len(value),
-            _stock_item(wire.get("stock_item")),
-            ForecastSpec(forecast.frequency, forecast.horizon) if forecast else None,
+            None if stock_item is None else _stock_item(stock_item),
+            None if forecast is None else ForecastSpec(forecast.frequency, forecast.horizon),
             wire.get("retrain", False),
         ),
     )

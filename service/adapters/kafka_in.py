@@ -24,6 +24,10 @@ PartitionsCallback = Callable[[list[int]], Awaitable[None]]
 # long rebalance callback can miss, and the member is then evicted and the group rebalances.
 SESSION_TIMEOUT_MS = 45_000
 HEARTBEAT_INTERVAL_MS = 3_000
+# How long a fetch waits at most while an input partition is paused: only the consume loop,
+# between fetches, resumes a partition (restored, or its batch flushed), so a full fetch timeout
+# would hold it back that long (0.5 s after every restore).
+PAUSED_FETCH_TIMEOUT_S = 0.05
 _new = tuple.__new__
 
 
@@ -80,7 +84,10 @@ class KafkaInput:
         await self._consumer.stop()
 
     async def fetch(self, timeout_s: float) -> list[InboundRecord]:
-        """The next records from owned, unpaused partitions (empty after the timeout)."""
+        """The next records from owned, unpaused partitions (empty after the timeout, or after
+        PAUSED_FETCH_TIMEOUT_S while an input partition is paused: the caller may resume it)."""
+        if any(tp.topic == self.topic for tp in self._consumer.paused()):
+            timeout_s = min(timeout_s, PAUSED_FETCH_TIMEOUT_S)
         batches = await self._consumer.getmany(timeout_ms=int(timeout_s * 1000))
         # Once per record, so built cheaply: tuple.__new__ makes the same named tuple without the
         # Python frame of its __new__ (as codec does for Txn), and aiokafka's headers are already

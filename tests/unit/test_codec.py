@@ -143,6 +143,9 @@ def with_txn(**fields: object) -> bytes:
         (with_txn(departureDate="1767225600"), True),  # pydantic reads it as 2026-01-01
         (with_txn(departureDate="2026-W05-5"), False),  # an ISO week date
         (with_txn(departureDate="\u0662\u0660\u0662\u0666-01-30"), False),  # Arabic digits
+        (with_txn(departureDate="20260130"), False),  # date.fromisoformat takes it, we do not
+        (with_txn(departureDate="2026-01-30\n"), False),
+        (with_txn(departureDate="2026-1-030"), False),
         (with_txn(quantity="3"), True),
         (with_txn(quantity=1e9, unitPrice=None), True),
         (with_txn(quantity=0).replace(b'"quantity": 0', b'"quantity": -0'), True),
@@ -183,6 +186,17 @@ def test_the_fast_path_decodes_tricky_records_exactly_as_the_full_way(
     full = _decode_full(InboundRecord("in", 0, 7, b"t1", value), max_bytes=10_000, today=TODAY)
     assert (result, repr(result)) == (full, repr(full))  # repr: 2.0 is not 2, nor -0.0 0.0
     assert isinstance(result, SalesEvent) == accepted
+
+
+def test_a_date_accepted_on_one_day_is_checked_again_on_another() -> None:
+    """The fast path remembers plausible dates per day: tomorrow's date, once seen, does not
+    pass for an earlier day, and passes again for the day it was seen on."""
+    value = with_txn(departureDate="2026-02-01")
+    record = InboundRecord("in", 0, 7, b"t1", value)
+    days = [TODAY, TODAY - dt.timedelta(days=1), TODAY]
+    results = [decode_sales_updated(record, max_bytes=10_000, today=day) for day in days]
+    assert [isinstance(r, SalesEvent) for r in results] == [True, False, True]
+    assert results[1] == _decode_full(record, max_bytes=10_000, today=days[1])
 
 
 def test_an_accepted_event_keeps_its_dates_as_text_and_its_numbers_as_floats() -> None:
