@@ -281,7 +281,7 @@ class PartitionWorker:
     def _outboxed(
         self, run: Run, failed: list[tuple[Failure, OutboundRecord]]
     ) -> list[OutboundRecord]:
-        """Outbox records for the failures' events, each kept until its inputs are committed."""
+        """Outbox records for the failures' events, kept until the events are acknowledged."""
         plans = {p.dataset: p for p in run.plans}
         records = []
         for failure, event in failed:
