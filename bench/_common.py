@@ -340,6 +340,24 @@ def parser(name: str, doc: str | None) -> argparse.ArgumentParser:
     return p
 
 
+def run_on_broker(
+    name: str,
+    args: argparse.Namespace,
+    measure: Callable[[str], dict[str, Any]],
+    report: Callable[[dict[str, Any]], None],
+) -> dict[str, Any]:
+    """One benchmark's run: ``measure(bootstrap)`` on ``args.bootstrap`` or a broker of its own,
+    stamped with the machine and the wall time, written to ``args.json``, then reported."""
+    started = time.perf_counter()
+    result: dict[str, Any] = {"benchmark": name, "machine": machine()}
+    with bench_broker(args.bootstrap) as bootstrap:
+        result |= measure(bootstrap)
+    result["wall_seconds"] = time.perf_counter() - started
+    finish(result, args.json)
+    report(result)
+    return result
+
+
 def finish(result: dict[str, Any], path: Path | None) -> dict[str, Any]:
     """Stamp the load average after the run; write ``path`` when given."""
     result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]

@@ -379,16 +379,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     sample = 20 if args.quick else args.naive_sample
     # The smoke run keeps one polling and one webhook variant.
     variants = [v for n, v in enumerate(VARIANTS) if not args.quick or n in (0, 2)]
-    started = time.perf_counter()
-    result: dict[str, Any] = {"benchmark": "api", "machine": c.machine()}
-    with c.bench_broker(args.bootstrap) as bootstrap:
-        result |= asyncio.run(
+    return c.run_on_broker(
+        "api",
+        args,
+        lambda bootstrap: asyncio.run(
             measure(bootstrap, tenants, args.datasets, repeats, sample, variants, linger)
-        )
-    result["wall_seconds"] = time.perf_counter() - started
-    c.finish(result, args.json)
-    report(result)
-    return result
+        ),
+        report,
+    )
 
 
 if __name__ == "__main__":

@@ -365,14 +365,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     repeats = args.repeats or (1 if args.quick else 3)
     e2e = args.e2e if args.e2e is not None else 1
     e2e_tenants = args.e2e_tenants or (10 if args.quick else 50)
-    started = time.perf_counter()
-    result: dict[str, Any] = {"benchmark": "ingest", "machine": c.machine()}
-    with c.bench_broker(args.bootstrap) as bootstrap:
-        result |= asyncio.run(measure(bootstrap, tenants, args.datasets, repeats, e2e_tenants, e2e))
-    result["wall_seconds"] = time.perf_counter() - started
-    c.finish(result, args.json)
-    report(result)
-    return result
+    return c.run_on_broker(
+        "ingest",
+        args,
+        lambda bootstrap: asyncio.run(
+            measure(bootstrap, tenants, args.datasets, repeats, e2e_tenants, e2e)
+        ),
+        report,
+    )
 
 
 if __name__ == "__main__":

@@ -263,14 +263,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tenants = args.tenants or (10 if args.quick else 60)
     repeats = args.repeats or 1
     job_seconds, per_dataset = (0.5, 0.01) if args.quick else (args.job_seconds, args.per_dataset)
-    started = time.perf_counter()
-    result: dict[str, Any] = {"benchmark": "latency", "machine": c.machine()}
-    with c.bench_broker(args.bootstrap) as bootstrap:
-        result |= asyncio.run(measure(bootstrap, tenants, repeats, job_seconds, per_dataset))
-    result["wall_seconds"] = time.perf_counter() - started
-    c.finish(result, args.json)
-    report(result)
-    return result
+    return c.run_on_broker(
+        "latency",
+        args,
+        lambda bootstrap: asyncio.run(
+            measure(bootstrap, tenants, repeats, job_seconds, per_dataset)
+        ),
+        report,
+    )
 
 
 if __name__ == "__main__":

@@ -364,14 +364,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return got
     tenants = args.tenants or (100 if args.quick else 10_000)
     repeats = args.repeats or (1 if args.quick else 3)
-    started = time.perf_counter()
-    result: dict[str, Any] = {"benchmark": "scale", "machine": c.machine()}
-    with c.bench_broker(args.bootstrap) as bootstrap:
-        result |= measure(bootstrap, tenants, args.datasets, repeats)
-    result["wall_seconds"] = time.perf_counter() - started
-    c.finish(result, args.json)
-    report(result)
-    return result
+    return c.run_on_broker(
+        "scale", args, lambda bootstrap: measure(bootstrap, tenants, args.datasets, repeats), report
+    )
 
 
 if __name__ == "__main__":

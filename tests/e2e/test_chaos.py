@@ -107,6 +107,25 @@ def nothing(seen: Mapping[str, list[Collected]]) -> bool:
     return False
 
 
+async def until_every_input_is_named(
+    bootstrap: str, topics: OutputTopics, inputs: list[InputRecord], timeout_s: float
+) -> dict[str, list[Collected]]:
+    """Read the prediction-ready and dataset-failed topics until their events' ``source`` names
+    every one of ``inputs`` (or raise TimeoutError)."""
+    wanted = {i.position for i in inputs}
+
+    def done(seen: Mapping[str, list[Collected]]) -> bool:
+        named = {
+            (r.value["source"]["partition"], o)
+            for t in (topics.prediction, topics.failed)
+            for r in seen[t]
+            for o in r.value["source"]["offsets"]
+        }
+        return named >= wanted
+
+    return await collect(bootstrap, [topics.prediction, topics.failed], done, timeout_s)
+
+
 async def fail_one_dataset_and_die_before_its_event(
     kafka_bootstrap: str, admin: AIOKafkaAdminClient, tmp_path: Path, *, newer_record: bool
 ) -> tuple[list[InputRecord], list[OutputRecord], OutputTopics]:
@@ -145,20 +164,7 @@ async def fail_one_dataset_and_die_before_its_event(
                 inputs += await produce_wave(kafka_bootstrap, settings.topic_sales_updated, later)
             await admin.alter_configs([topic_config(topics.failed, HEALTHY)])
             service.start()
-            wanted = {i.position for i in inputs}
-
-            def done(seen: Mapping[str, list[Collected]]) -> bool:
-                named = {
-                    (r.value["source"]["partition"], o)
-                    for t in (topics.prediction, topics.failed)
-                    for r in seen[t]
-                    for o in r.value["source"]["offsets"]
-                }
-                return named >= wanted
-
-            seen = await collect(
-                kafka_bootstrap, [topics.prediction, topics.failed], done, timeout_s=150
-            )
+            seen = await until_every_input_is_named(kafka_bootstrap, topics, inputs, 150)
         finally:
             status = service.terminate()
     assert status == 0
@@ -270,20 +276,7 @@ async def test_a_job_that_finished_while_the_service_was_down_is_fetched_not_tim
             await eventually(lambda: emulator_job_running(url, "training"), 90)
             service.kill()  # the job ends 2 s later; the partition is ownerless for ~10 s
             service.start()
-            wanted = {i.position for i in inputs}
-
-            def done(seen: Mapping[str, list[Collected]]) -> bool:
-                named = {
-                    (r.value["source"]["partition"], o)
-                    for t in (topics.prediction, topics.failed)
-                    for r in seen[t]
-                    for o in r.value["source"]["offsets"]
-                }
-                return named >= wanted
-
-            seen = await collect(
-                kafka_bootstrap, [topics.prediction, topics.failed], done, timeout_s=120
-            )
+            seen = await until_every_input_is_named(kafka_bootstrap, topics, inputs, 120)
         finally:
             status = service.terminate()
     assert status == 0
@@ -326,20 +319,7 @@ async def test_two_different_dataset_failed_events_never_share_a_ce_id(
             service.kill()  # the valid dataset is being validated again: not handed off
             inputs += await produce_wave(kafka_bootstrap, settings.topic_sales_updated, later)
             service.start()
-            wanted = {i.position for i in inputs}
-
-            def done(seen: Mapping[str, list[Collected]]) -> bool:
-                named = {
-                    (r.value["source"]["partition"], o)
-                    for t in (topics.prediction, topics.failed)
-                    for r in seen[t]
-                    for o in r.value["source"]["offsets"]
-                }
-                return named >= wanted
-
-            seen = await collect(
-                kafka_bootstrap, [topics.prediction, topics.failed], done, timeout_s=150
-            )
+            seen = await until_every_input_is_named(kafka_bootstrap, topics, inputs, 150)
         finally:
             status = service.terminate()
     assert status == 0
