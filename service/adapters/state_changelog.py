@@ -23,6 +23,9 @@ from service.domain.registry import DatasetRecord, TenantRecord
 from service.domain.runs import Job, JobKind, Plan, Run, RunKind, RunState
 from service.ports import Publisher
 
+# Restore decodes on the event loop for at most this long before it lets other tasks run.
+RESTORE_SLICE_SECONDS = 0.005
+
 
 @dataclass(frozen=True, slots=True)
 class ClosedOffsets:
@@ -97,11 +100,15 @@ class StateChangelog:
         began = time.monotonic()
         latest, count = await self._read_all(partition)
         snapshot = PartitionSnapshot(records=count)
+        # A long decode must not starve the event loop: heartbeats, the probes (a kubelet gives
+        # /healthz 1 s) and the other partitions' restores each get a turn every slice.
+        slice_ends = time.monotonic() + RESTORE_SLICE_SECONDS
         for n, (key, value) in enumerate(latest.items(), 1):
             if value is not None:
                 _add(snapshot, key, json.loads(value))
-            if n % 2_000 == 0:  # a long decode must not starve the consumer's heartbeats
+            if n % 64 == 0 and time.monotonic() >= slice_ends:
                 await asyncio.sleep(0)
+                slice_ends = time.monotonic() + RESTORE_SLICE_SECONDS
         snapshot.seconds = time.monotonic() - began
         return snapshot
 
@@ -118,7 +125,7 @@ class StateChangelog:
             await consumer.seek_to_beginning(tp)
             end = (await consumer.end_offsets([tp]))[tp]
             while await consumer.position(tp) < end:
-                batch = await consumer.getmany(tp, timeout_ms=500, max_records=20_000)
+                batch = await consumer.getmany(tp, timeout_ms=500, max_records=2_000)
                 for record in batch.get(tp, []):
                     latest[record.key] = record.value
                     count += 1
