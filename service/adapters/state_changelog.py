@@ -100,8 +100,9 @@ class StateChangelog:
         began = time.monotonic()
         latest, count = await self._read_all(partition)
         snapshot = PartitionSnapshot(records=count)
-        # A long decode must not starve the event loop: heartbeats, the probes (a kubelet gives
-        # /healthz 1 s) and the other partitions' restores each get a turn every slice.
+        # A long decode must not starve the event loop: heartbeats, the probes (the Deployment's
+        # kubelet probes time out after 3 s) and the other partitions' restores each get a turn
+        # every slice.
         slice_ends = time.monotonic() + RESTORE_SLICE_SECONDS
         for n, (key, value) in enumerate(latest.items(), 1):
             if value is not None:
